@@ -1,0 +1,135 @@
+import { homedir } from "node:os"
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { ConfigError, formatConfigError } from "./domain/ConfigError.js"
+import { AppConfigFromFiles } from "./layers/AppConfigLive.js"
+import { loadCatalog } from "./layers/EndpointCatalogFiles.js"
+import { HttpServeNode } from "./layers/HttpServeNode.js"
+import { McpProjectLive } from "./layers/ProjectLayers.js"
+import { OAuthHttpFromConfig } from "./layers/oauth/OAuthLayers.js"
+import { serveStdio } from "./layers/StdioServe.js"
+import { AppConfig, type ConfigOverrides } from "./services/AppConfig.js"
+import { CatalogError } from "./services/EndpointCatalog.js"
+import { SqlError, SqlTimeout } from "./services/DuckDbSession.js"
+
+export const VERSION = "0.1.0"
+
+/** A startup failure already printed to stderr; the process exits with this code. */
+export class ExitWith extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`)
+  }
+}
+
+const configPath = Options.text("config").pipe(
+  Options.withDescription("User config file (overrides MXCP_CONFIG and ~/.mxcp/config.yml)"),
+  Options.optional
+)
+const profile = Options.text("profile").pipe(Options.withDescription("Profile to use"), Options.optional)
+
+const serveOptions = {
+  port: Options.integer("port").pipe(Options.withDescription("Port to listen on (default 8000)"), Options.optional),
+  host: Options.text("host").pipe(Options.withDescription("Host to bind (default 127.0.0.1)"), Options.optional),
+  profile,
+  transport: Options.choice("transport", ["streamable-http", "stdio"]).pipe(
+    Options.withDescription("MCP transport (default streamable-http)"),
+    Options.optional
+  ),
+  debug: Options.boolean("debug").pipe(Options.withDescription("Debug logging")),
+  sqlTools: Options.choice("sql-tools", ["true", "false"]).pipe(
+    Options.withDescription("Enable or disable the built-in SQL tools"),
+    Options.optional
+  ),
+  readonly: Options.boolean("readonly").pipe(Options.withDescription("Open DuckDB read-only")),
+  stateless: Options.boolean("stateless").pipe(Options.withDescription("Stateless Streamable HTTP (no sessions)")),
+  config: configPath
+}
+
+const baseOverrides = (config: Option.Option<string>, prof: Option.Option<string>): ConfigOverrides => ({
+  cwd: process.cwd(),
+  configPath: Option.getOrUndefined(config),
+  profile: Option.getOrUndefined(prof),
+  env: process.env,
+  homeDir: homedir()
+})
+
+/** Print one line per problem for the failures a user can fix; anything else is a bug. */
+const reportStartupFailure = (e: ConfigError | CatalogError | SqlError | SqlTimeout) =>
+  Effect.gen(function* () {
+    switch (e._tag) {
+      case "ConfigError":
+        yield* Console.error(`Error: ${formatConfigError(e)}`)
+        break
+      case "CatalogError":
+        for (const p of e.problems) yield* Console.error(`Error: ${p.file}: ${p.message}`)
+        break
+      case "SqlError":
+      case "SqlTimeout":
+        yield* Console.error(`Error: DuckDB: ${e.message}`)
+        break
+    }
+    return yield* Effect.fail(new ExitWith(1))
+  })
+
+/** Logs go to stderr (stdout belongs to the stdio transport), at info or debug level. */
+const loggingFor = (debug: boolean) =>
+  Layer.merge(
+    Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)),
+    Logger.minimumLogLevel(debug ? LogLevel.Debug : LogLevel.Info)
+  )
+
+const serve = Command.make("serve", serveOptions, (opts) => {
+  const overrides: ConfigOverrides = {
+    ...baseOverrides(opts.config, opts.profile),
+    port: Option.getOrUndefined(opts.port),
+    host: Option.getOrUndefined(opts.host),
+    transport: Option.getOrUndefined(opts.transport),
+    debug: opts.debug || undefined,
+    sqlTools: Option.getOrUndefined(Option.map(opts.sqlTools, (v) => v === "true")),
+    readonly: opts.readonly || undefined,
+    stateless: opts.stateless || undefined
+  }
+  const configLayer = AppConfigFromFiles(overrides)
+  const program = Effect.gen(function* () {
+    const config = yield* AppConfig
+    for (const w of config.warnings) yield* Effect.logWarning(w)
+    if (config.serve.transport === "stdio") {
+      yield* serveStdio.pipe(Effect.provide(McpProjectLive))
+    } else {
+      return yield* Layer.launch(
+        HttpServeNode.pipe(Layer.provideMerge(Layer.merge(McpProjectLive, OAuthHttpFromConfig)))
+      )
+    }
+  })
+  return program.pipe(
+    Effect.provide(configLayer),
+    Effect.catchTags({
+      ConfigError: reportStartupFailure,
+      CatalogError: reportStartupFailure,
+      SqlError: reportStartupFailure
+    }),
+    Effect.provide(loggingFor(opts.debug))
+  )
+}).pipe(Command.withDescription("Serve the MCP project found from the current folder"))
+
+const validate = Command.make("validate", { profile, config: configPath }, (opts) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    for (const w of config.warnings) yield* Console.error(`Warning: ${w}`)
+    const catalog = yield* loadCatalog({ projectRoot: config.projectRoot, paths: config.site.paths })
+    for (const w of catalog.warnings) yield* Console.error(`Warning: ${w}`)
+    yield* Console.log(
+      `OK: ${catalog.tools.length} tools, ${catalog.resources.length} resources, ${catalog.prompts.length} prompts in ${config.projectRoot}`
+    )
+  }).pipe(
+    Effect.provide(AppConfigFromFiles(baseOverrides(opts.config, opts.profile))),
+    Effect.catchTags({ ConfigError: reportStartupFailure, CatalogError: reportStartupFailure })
+  )
+).pipe(Command.withDescription("Check the config files and every endpoint file; exit 1 on any problem"))
+
+const root = Command.make("mxcp", { _args: Args.none }).pipe(
+  Command.withDescription("mxcp-ts: an MCP server for YAML + DuckDB endpoints, with built-in OAuth"),
+  Command.withSubcommands([serve, validate])
+)
+
+export const cli = Command.run(root, { name: "mxcp", version: VERSION })

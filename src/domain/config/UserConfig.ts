@@ -1,0 +1,283 @@
+import { Schema } from "effect"
+import {
+  ConfigVersion,
+  emptyWhenNull,
+  Flag,
+  type IgnoredKeys,
+  NonEmpty,
+  NotImplementedTopLevelKeys,
+  Seconds,
+  WholeNumber
+} from "./SiteConfig.js"
+
+// ---------------------------------------------------------------------------
+// Primitives
+// ---------------------------------------------------------------------------
+
+const isHttpUrl = (s: string): boolean => {
+  try {
+    const url = new URL(s)
+    return url.protocol === "http:" || url.protocol === "https:"
+  } catch {
+    return false
+  }
+}
+
+/** An absolute `http:` or `https:` URL. */
+export const HttpUrl = Schema.String.pipe(
+  Schema.filter(isHttpUrl, { description: "an absolute http(s) URL" })
+)
+
+/** A URL path such as `/github/callback`. */
+export const CallbackPath = Schema.String.pipe(
+  Schema.filter((s) => s.startsWith("/") && !s.includes("?") && !s.includes("#"), {
+    description: "a path starting with / (no query or fragment)"
+  })
+)
+
+/** A secret string: `Redacted` from decode to the one call that needs the raw value. */
+export const Secret = Schema.Redacted(Schema.String)
+
+const isBase64Key32 = (s: string): boolean =>
+  /^[A-Za-z0-9+/_-]+={0,2}$/.test(s) &&
+  Buffer.from(s.replace(/-/g, "+").replace(/_/g, "/"), "base64").length === 32
+
+/** A 32-byte key, base64 (standard or url-safe alphabet), kept `Redacted`. */
+export const EncryptionKey = Schema.Redacted(
+  Schema.String.pipe(Schema.filter(isBase64Key32, { description: "32 bytes, base64-encoded" }))
+)
+
+const PositiveInt = WholeNumber.pipe(Schema.greaterThan(0, { description: "a positive integer" }))
+
+// ---------------------------------------------------------------------------
+// Upstream OAuth providers
+// ---------------------------------------------------------------------------
+
+export const ProviderName = Schema.Literal("none", "github", "atlassian", "salesforce")
+export type ProviderName = typeof ProviderName.Type
+
+/** The documented defaults of each provider block. */
+export const GitHubDefaults = {
+  scope: "user:email",
+  callback_path: "/github/callback",
+  auth_url: "https://github.com/login/oauth/authorize",
+  token_url: "https://github.com/login/oauth/access_token",
+  api_url: "https://api.github.com"
+} as const
+
+export const AtlassianDefaults = {
+  scope: "read:me read:jira-work read:jira-user read:confluence-content.all read:confluence-user offline_access",
+  callback_path: "/atlassian/callback",
+  auth_url: "https://auth.atlassian.com/authorize",
+  token_url: "https://auth.atlassian.com/oauth/token",
+  api_url: "https://api.atlassian.com"
+} as const
+
+export const SalesforceDefaults = {
+  scope: "api refresh_token openid profile email",
+  callback_path: "/salesforce/callback",
+  auth_url: "https://login.salesforce.com/services/oauth2/authorize",
+  token_url: "https://login.salesforce.com/services/oauth2/token"
+} as const
+
+/** Default upstream HTTP timeout, in seconds. */
+export const DefaultProviderTimeout = 10
+
+const withDefault = <A, I, R>(schema: Schema.Schema<A, I, R>, value: A) =>
+  Schema.optionalWith(schema, { default: () => value, nullable: true })
+
+/**
+ * Fields common to every provider block. `client_id` and `client_secret` are optional here;
+ * the loader requires both for the selected provider (`<Provider> OAuth configuration is incomplete`).
+ */
+const providerFields = (d: {
+  readonly scope: string
+  readonly callback_path: string
+  readonly auth_url: string
+  readonly token_url: string
+}) => ({
+  client_id: Schema.optionalWith(Schema.String, { exact: true, nullable: true }),
+  client_secret: Schema.optionalWith(Secret, { exact: true, nullable: true }),
+  scope: withDefault(Schema.String, d.scope),
+  callback_path: withDefault(CallbackPath, d.callback_path),
+  auth_url: withDefault(HttpUrl, d.auth_url),
+  token_url: withDefault(HttpUrl, d.token_url),
+  /** Upstream HTTP timeout in seconds. */
+  timeout: withDefault(Seconds, DefaultProviderTimeout)
+})
+
+export const GitHubConfig = Schema.Struct({
+  ...providerFields(GitHubDefaults),
+  /** User from `GET {api_url}/user`, email fallback `GET {api_url}/user/emails`. */
+  api_url: withDefault(HttpUrl, GitHubDefaults.api_url)
+})
+export type GitHubConfig = typeof GitHubConfig.Type
+
+export const AtlassianConfig = Schema.Struct({
+  ...providerFields(AtlassianDefaults),
+  /** User from `GET {api_url}/me`. */
+  api_url: withDefault(HttpUrl, AtlassianDefaults.api_url)
+})
+export type AtlassianConfig = typeof AtlassianConfig.Type
+
+export const SalesforceConfig = Schema.Struct(providerFields(SalesforceDefaults))
+export type SalesforceConfig = typeof SalesforceConfig.Type
+
+// ---------------------------------------------------------------------------
+// auth
+// ---------------------------------------------------------------------------
+
+export const DefaultClientRedirectUris: ReadonlyArray<string> = [
+  "http://127.0.0.1:49153/oauth/callback",
+  "http://localhost:49153/oauth/callback"
+]
+
+export const GrantType = Schema.Literal("authorization_code", "refresh_token")
+export type GrantType = typeof GrantType.Type
+
+/** A pre-registered OAuth client (skips consent). */
+export const ClientConfig = Schema.Struct({
+  client_id: NonEmpty,
+  name: NonEmpty,
+  /** Omitted for public clients. */
+  client_secret: Schema.optionalWith(Secret, { exact: true, nullable: true }),
+  redirect_uris: withDefault(Schema.Array(NonEmpty), DefaultClientRedirectUris),
+  grant_types: withDefault(Schema.Array(GrantType), ["authorization_code"] as const),
+  scopes: withDefault(Schema.Array(NonEmpty), ["mxcp:access"])
+})
+export type ClientConfig = typeof ClientConfig.Type
+
+export const DefaultPersistencePath = "~/.mxcp/oauth.db"
+
+/** OAuth state in SQLite. The loader expands a leading `~` in `path`. */
+export const PersistenceConfig = Schema.Struct({
+  type: withDefault(Schema.Literal("sqlite"), "sqlite" as const),
+  path: withDefault(NonEmpty, DefaultPersistencePath),
+  /** Key for upstream tokens at rest; when absent one is generated into `<path>.key`. */
+  encryption_key: Schema.optionalWith(EncryptionKey, { exact: true, nullable: true })
+})
+export type PersistenceConfig = typeof PersistenceConfig.Type
+
+export const AuthorizationConfig = Schema.Struct({
+  /** Every listed scope must be in the token for every MCP request. */
+  required_scopes: withDefault(Schema.Array(NonEmpty), [])
+})
+export type AuthorizationConfig = typeof AuthorizationConfig.Type
+
+export const DefaultAccessTokenTtl = 3600
+export const DefaultRefreshTokenTtl = 2_592_000
+
+/** A profile's `auth` section. */
+export const AuthConfig = Schema.Struct({
+  provider: withDefault(ProviderName, "none" as const),
+  clients: withDefault(Schema.Array(ClientConfig), []),
+  github: Schema.optionalWith(GitHubConfig, { exact: true, nullable: true }),
+  atlassian: Schema.optionalWith(AtlassianConfig, { exact: true, nullable: true }),
+  salesforce: Schema.optionalWith(SalesforceConfig, { exact: true, nullable: true }),
+  /** Seconds. */
+  access_token_ttl: withDefault(PositiveInt, DefaultAccessTokenTtl),
+  /** Seconds. */
+  refresh_token_ttl: withDefault(PositiveInt, DefaultRefreshTokenTtl),
+  /** Absent: OAuth state lives in memory. */
+  persistence: Schema.optionalWith(PersistenceConfig, { exact: true, nullable: true }),
+  authorization: withDefault(AuthorizationConfig, AuthorizationConfig.make({}))
+})
+export type AuthConfig = typeof AuthConfig.Type
+
+/** `auth` when the user config says nothing for the selected project and profile. */
+export const defaultAuthConfig: AuthConfig = AuthConfig.make({})
+
+// ---------------------------------------------------------------------------
+// projects, transport, logging
+// ---------------------------------------------------------------------------
+
+export const UserProfileConfig = Schema.Struct({
+  auth: withDefault(AuthConfig, defaultAuthConfig)
+})
+export type UserProfileConfig = typeof UserProfileConfig.Type
+
+export const ProjectConfig = Schema.Struct({
+  profiles: withDefault(Schema.Record({ key: Schema.String, value: emptyWhenNull(UserProfileConfig) }), {})
+})
+export type ProjectConfig = typeof ProjectConfig.Type
+
+export const HttpTransportConfig = Schema.Struct({
+  host: withDefault(NonEmpty, "127.0.0.1"),
+  port: withDefault(WholeNumber.pipe(Schema.between(0, 65535, { description: "a port number (0-65535)" })), 8000),
+  /** Scheme of the external URL (`https` behind a TLS-terminating proxy). */
+  scheme: withDefault(Schema.Literal("http", "https"), "http" as const),
+  /** The complete external base URL; wins over scheme, host and port. */
+  base_url: Schema.optionalWith(Schema.NullOr(HttpUrl), { default: () => null }),
+  /** Trust `X-Forwarded-Proto`/`-Scheme`/`-Host`. */
+  trust_proxy: withDefault(Flag, false),
+  stateless: withDefault(Flag, false),
+  /** Host header allow-list (DNS rebinding protection); absent: the server decides. */
+  allowed_hosts: Schema.optionalWith(Schema.Array(NonEmpty), { exact: true, nullable: true })
+})
+export type HttpTransportConfig = typeof HttpTransportConfig.Type
+
+export const TransportConfig = Schema.Struct({
+  provider: withDefault(Schema.Literal("streamable-http", "stdio"), "streamable-http" as const),
+  http: withDefault(HttpTransportConfig, HttpTransportConfig.make({}))
+})
+export type TransportConfig = typeof TransportConfig.Type
+
+export const LogLevel = Schema.Literal("debug", "info", "warning", "error", "critical")
+export type LogLevel = typeof LogLevel.Type
+
+/** Also accepts MXCP's upper-case names (`DEBUG`, `WARNING`, ...) and `warn`. */
+const LogLevelInput = Schema.transform(
+  Schema.Literal(
+    "debug",
+    "info",
+    "warning",
+    "warn",
+    "error",
+    "critical",
+    "DEBUG",
+    "INFO",
+    "WARNING",
+    "WARN",
+    "ERROR",
+    "CRITICAL"
+  ),
+  LogLevel,
+  {
+    strict: true,
+    decode: (s) => {
+      const lower = s.toLowerCase()
+      return lower === "warn" ? "warning" : (lower as LogLevel)
+    },
+    encode: (l) => l
+  }
+).annotations({ description: "one of debug, info, warning, error, critical" })
+
+export const LoggingConfig = Schema.Struct({
+  level: Schema.optionalWith(LogLevelInput, { exact: true, nullable: true }),
+  format: withDefault(Schema.Literal("text", "json"), "text" as const)
+})
+export type LoggingConfig = typeof LoggingConfig.Type
+
+/** The user config: `~/.mxcp/config.yml`, `MXCP_CONFIG`, or `--config`. */
+export const UserConfig = Schema.Struct({
+  mxcp: withDefault(ConfigVersion, 1 as const),
+  transport: withDefault(TransportConfig, TransportConfig.make({})),
+  projects: withDefault(Schema.Record({ key: Schema.String, value: emptyWhenNull(ProjectConfig) }), {}),
+  logging: withDefault(LoggingConfig, LoggingConfig.make({}))
+})
+export type UserConfig = typeof UserConfig.Type
+
+/** Where the user config may carry MXCP keys that are accepted with a warning. */
+export const UserIgnoredKeys: ReadonlyArray<IgnoredKeys> = [
+  { at: [], keys: NotImplementedTopLevelKeys },
+  { at: ["projects", "*", "profiles", "*"], keys: NotImplementedTopLevelKeys },
+  { at: ["projects", "*", "profiles", "*", "auth"], keys: ["keycloak", "google"] },
+  { at: ["logging"], keys: ["enabled", "path", "max_bytes", "backup_count"] }
+]
+
+/** Display names used in `<Provider> OAuth configuration is incomplete`. */
+export const ProviderDisplayName: Record<Exclude<ProviderName, "none">, string> = {
+  github: "GitHub",
+  atlassian: "Atlassian",
+  salesforce: "Salesforce"
+}

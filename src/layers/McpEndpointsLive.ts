@@ -1,0 +1,299 @@
+import { Effect, Either, Layer } from "effect"
+import type { ParameterSpec, PromptDefinition, ResourceDefinition, ToolDefinition } from "../domain/endpoint/Endpoint.js"
+import { shapeResult, validateArguments } from "../domain/endpoint/Parameters.js"
+import { renderPrompt } from "../domain/endpoint/PromptTemplate.js"
+import { matchUri, templateVariables } from "../domain/endpoint/UriTemplate.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { DuckDbSession } from "../services/DuckDbSession.js"
+import type { QueryOptions, Row, SqlUser } from "../services/DuckDbSession.js"
+import { EndpointCatalog } from "../services/EndpointCatalog.js"
+import {
+  type CallContext,
+  JsonRpcCode,
+  McpEndpoints,
+  McpProtocolError,
+  type PromptInfo,
+  type ResourceInfo,
+  type ResourceTemplateInfo,
+  type ToolInfo,
+  type ToolResult
+} from "../services/McpEndpoints.js"
+
+const invalidParams = (message: string) => new McpProtocolError({ code: JsonRpcCode.InvalidParams, message })
+
+const toolError = (text: string): ToolResult => ({ content: [{ type: "text", text }], isError: true })
+
+/** Never let the user's upstream token leak through an error message. */
+const redact = (message: string, user: SqlUser | undefined): string =>
+  user !== undefined && user.externalToken.length >= 4 ? message.split(user.externalToken).join("[REDACTED]") : message
+
+/**
+ * MCP passes resource-template variables and prompt arguments as strings; turn them into the
+ * declared parameter types before validation (a value that does not parse stays a string and
+ * fails validation with a clear message).
+ */
+const coerceStrings = (
+  params: ReadonlyArray<ParameterSpec>,
+  args: Readonly<Record<string, string>>
+): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [key, raw] of Object.entries(args)) {
+    const spec = params.find((p) => p.name === key)
+    out[key] = spec === undefined ? raw : coerceOne(spec.type, raw)
+  }
+  return out
+}
+
+const coerceOne = (type: ParameterSpec["type"], raw: string): unknown => {
+  switch (type) {
+    case "integer":
+    case "number": {
+      const trimmed = raw.trim()
+      const n = Number(trimmed)
+      return trimmed !== "" && Number.isFinite(n) ? n : raw
+    }
+    case "boolean":
+      return raw === "true" ? true : raw === "false" ? false : raw
+    case "array":
+    case "object":
+      try {
+        return JSON.parse(raw)
+      } catch {
+        return raw
+      }
+    default:
+      return raw
+  }
+}
+
+const SQL_TOOLS: ReadonlyArray<ToolInfo> = [
+  {
+    name: "execute_sql_query",
+    description: "Execute a SQL query against the DuckDB database and return the rows as JSON.",
+    inputSchema: {
+      type: "object",
+      properties: { sql: { type: "string", description: "The SQL query to execute", minLength: 1 } },
+      required: ["sql"],
+      additionalProperties: false
+    },
+    annotations: { title: "Execute SQL query" }
+  },
+  {
+    name: "list_tables",
+    description: "List the tables and views in the DuckDB database.",
+    inputSchema: { type: "object", properties: {}, additionalProperties: false },
+    annotations: { title: "List tables", readOnlyHint: true }
+  },
+  {
+    name: "get_table_schema",
+    description: "Get the columns of a table: name, type and whether it is nullable.",
+    inputSchema: {
+      type: "object",
+      properties: { table_name: { type: "string", description: "Name of the table", minLength: 1 } },
+      required: ["table_name"],
+      additionalProperties: false
+    },
+    annotations: { title: "Get table schema", readOnlyHint: true }
+  }
+]
+
+const LIST_TABLES_SQL = `SELECT table_name AS name, table_type AS type
+FROM information_schema.tables
+WHERE table_schema NOT IN ('information_schema', 'pg_catalog')
+ORDER BY table_schema, table_name`
+
+const TABLE_SCHEMA_SQL = `SELECT column_name AS name, data_type AS type, is_nullable = 'YES' AS nullable
+FROM information_schema.columns
+WHERE table_name = $table_name
+ORDER BY ordinal_position`
+
+const textOf = (value: unknown): string => JSON.stringify(value ?? null)
+
+/** Build the transport-independent MCP endpoint service from the catalog and DuckDB. */
+export const makeMcpEndpoints = Effect.gen(function* () {
+  const catalog = yield* EndpointCatalog
+  const db = yield* DuckDbSession
+  const config = yield* AppConfig
+  const sqlTools = config.serve.sqlTools
+
+  const toolsByName = new Map<string, ToolDefinition>(catalog.tools.map((t) => [t.name, t]))
+  const staticResources: Array<ResourceDefinition> = []
+  const templatedResources: Array<ResourceDefinition> = []
+  for (const r of catalog.resources) {
+    ;(templateVariables(r.uri).length === 0 ? staticResources : templatedResources).push(r)
+  }
+  const promptsByName = new Map<string, PromptDefinition>(catalog.prompts.map((p) => [p.name, p]))
+
+  const tools: Array<ToolInfo> = catalog.tools.map((t) => ({
+    name: t.name,
+    description: t.description,
+    inputSchema: t.inputSchema,
+    annotations: Object.keys(t.annotations).length > 0 ? t.annotations : undefined
+  }))
+  if (sqlTools) {
+    for (const t of SQL_TOOLS) {
+      if (!toolsByName.has(t.name)) tools.push(t)
+    }
+  }
+
+  const resources: ReadonlyArray<ResourceInfo> = staticResources.map((r) => ({
+    uri: r.uri,
+    name: r.name,
+    description: r.description,
+    mimeType: r.mimeType
+  }))
+  const resourceTemplates: ReadonlyArray<ResourceTemplateInfo> = templatedResources.map((r) => ({
+    uriTemplate: r.uri,
+    name: r.name,
+    description: r.description,
+    mimeType: r.mimeType
+  }))
+  const prompts: ReadonlyArray<PromptInfo> = catalog.prompts.map((p) => ({
+    name: p.name,
+    description: p.description,
+    arguments: p.parameters.map((param) => ({
+      name: param.name,
+      description: param.description ?? "",
+      required: !param.hasDefault
+    }))
+  }))
+
+  const runSql = (sql: string, params: Readonly<Record<string, unknown>>, options: QueryOptions) =>
+    db.query(sql, params, options).pipe(
+      Effect.mapError((e) => redact(e.message, options.user)),
+      Effect.either
+    )
+
+  const runRows = Effect.fn("McpEndpoints.runRows")(function* (
+    sql: string,
+    params: Readonly<Record<string, unknown>>,
+    options: QueryOptions
+  ) {
+    const result = yield* runSql(sql, params, options)
+    return Either.match(result, {
+      onLeft: (message): ToolResult => toolError(`SQL error: ${message}`),
+      onRight: (rows: ReadonlyArray<Row>): ToolResult => ({ content: [{ type: "text", text: textOf(rows) }] })
+    })
+  })
+
+  const callBuiltin = (name: string, args: Record<string, unknown>, ctx: CallContext) => {
+    const user = ctx.user
+    switch (name) {
+      case "execute_sql_query": {
+        const sql = args["sql"]
+        if (typeof sql !== "string" || sql.trim() === "") {
+          return Effect.fail(invalidParams("Parameter 'sql' is required and must be a non-empty string"))
+        }
+        return runRows(sql, {}, { user, exposeExternalToken: config.serve.exposeExternalToken })
+      }
+      case "list_tables":
+        return runRows(LIST_TABLES_SQL, {}, { user })
+      case "get_table_schema": {
+        const table = args["table_name"]
+        if (typeof table !== "string" || table === "") {
+          return Effect.fail(invalidParams("Parameter 'table_name' is required and must be a non-empty string"))
+        }
+        return runSql(TABLE_SCHEMA_SQL, { table_name: table }, { user }).pipe(
+          Effect.map(
+            Either.match({
+              onLeft: (message): ToolResult => toolError(`SQL error: ${message}`),
+              onRight: (rows): ToolResult =>
+                rows.length === 0
+                  ? toolError(`Table '${table}' does not exist`)
+                  : { content: [{ type: "text", text: textOf(rows) }] }
+            })
+          )
+        )
+      }
+      default:
+        return Effect.fail(invalidParams(`Unknown tool: ${name}`))
+    }
+  }
+
+  const callTool = Effect.fn("McpEndpoints.callTool")(function* (name: string, rawArgs: unknown, ctx: CallContext) {
+    const args = rawArgs ?? {}
+    const tool = toolsByName.get(name)
+    if (tool === undefined) {
+      if (sqlTools && SQL_TOOLS.some((t) => t.name === name)) {
+        if (typeof args !== "object" || Array.isArray(args)) {
+          return yield* Effect.fail(invalidParams("Tool arguments must be an object"))
+        }
+        return yield* callBuiltin(name, args as Record<string, unknown>, ctx)
+      }
+      return yield* Effect.fail(invalidParams(`Unknown tool: ${name}`))
+    }
+    const validated = validateArguments(tool.parameters, args)
+    if (Either.isLeft(validated)) {
+      return yield* Effect.fail(invalidParams(`Invalid arguments for tool ${name}: ${validated.left}`))
+    }
+    yield* Effect.logDebug("tool call").pipe(Effect.annotateLogs({ tool: name }))
+    const result = yield* runSql(tool.sql, validated.right, { user: ctx.user })
+    if (Either.isLeft(result)) return toolError(`SQL error: ${result.left}`)
+    const shaped = shapeResult(tool.returns, result.right)
+    if (Either.isLeft(shaped)) return toolError(shaped.left)
+    const value = shaped.right
+    const structured =
+      tool.returns?.type === "object" && value !== null && typeof value === "object" && !Array.isArray(value)
+        ? (value as Record<string, unknown>)
+        : undefined
+    return { content: [{ type: "text", text: textOf(value) }], structuredContent: structured } satisfies ToolResult
+  })
+
+  const readResource = Effect.fn("McpEndpoints.readResource")(function* (uri: string, ctx: CallContext) {
+    let found: { resource: ResourceDefinition; vars: Record<string, string> } | undefined
+    const exact = staticResources.find((r) => r.uri === uri)
+    if (exact !== undefined) found = { resource: exact, vars: {} }
+    else {
+      for (const r of templatedResources) {
+        const vars = matchUri(r.uri, uri)
+        if (vars !== null) {
+          found = { resource: r, vars }
+          break
+        }
+      }
+    }
+    if (found === undefined) return yield* Effect.fail(invalidParams(`Resource not found: ${uri}`))
+    const { resource, vars } = found
+    const validated = validateArguments(resource.parameters, coerceStrings(resource.parameters, vars))
+    if (Either.isLeft(validated)) {
+      return yield* Effect.fail(invalidParams(`Invalid resource URI ${uri}: ${validated.left}`))
+    }
+    const result = yield* runSql(resource.sql, validated.right, { user: ctx.user })
+    if (Either.isLeft(result)) {
+      return yield* Effect.fail(
+        new McpProtocolError({ code: JsonRpcCode.InternalError, message: `SQL error: ${result.left}` })
+      )
+    }
+    const shaped = shapeResult(resource.returns, result.right)
+    if (Either.isLeft(shaped)) {
+      return yield* Effect.fail(new McpProtocolError({ code: JsonRpcCode.InternalError, message: shaped.left }))
+    }
+    return { contents: [{ uri, mimeType: resource.mimeType, text: textOf(shaped.right) }] }
+  })
+
+  const getPrompt = Effect.fn("McpEndpoints.getPrompt")(function* (
+    name: string,
+    args: Readonly<Record<string, string>> | undefined,
+    _ctx: CallContext
+  ) {
+    const prompt = promptsByName.get(name)
+    if (prompt === undefined) return yield* Effect.fail(invalidParams(`Unknown prompt: ${name}`))
+    const validated = validateArguments(prompt.parameters, coerceStrings(prompt.parameters, args ?? {}))
+    if (Either.isLeft(validated)) {
+      return yield* Effect.fail(invalidParams(`Invalid arguments for prompt ${name}: ${validated.left}`))
+    }
+    return {
+      description: prompt.description,
+      messages: prompt.messages.map((m) => ({
+        role: m.role,
+        content: { type: "text" as const, text: renderPrompt(m.prompt, validated.right) }
+      }))
+    }
+  })
+
+  return McpEndpoints.of({ tools, resources, resourceTemplates, prompts, callTool, readResource, getPrompt })
+})
+
+/** McpEndpoints from the project's catalog, DuckDB session and config. */
+export const McpEndpointsLive: Layer.Layer<McpEndpoints, never, EndpointCatalog | DuckDbSession | AppConfig> =
+  Layer.effect(McpEndpoints, makeMcpEndpoints)

@@ -1,0 +1,74 @@
+import { Server } from "@modelcontextprotocol/sdk/server/index.js"
+import {
+  CallToolRequestSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema
+} from "@modelcontextprotocol/sdk/types.js"
+import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
+import { Cause, Effect, Exit, Layer, Option, Runtime } from "effect"
+import type { SqlUser } from "../services/DuckDbSession.js"
+import { JsonRpcCode, McpEndpoints, type CallContext } from "../services/McpEndpoints.js"
+import { McpServerFactory } from "../services/McpServerFactory.js"
+
+export const SERVER_NAME = "mxcp-ts"
+export const SERVER_VERSION = "0.1.0"
+
+/** The user an authenticated transport attached to the request (see the /mcp bearer check). */
+export const userFromAuthInfo = (authInfo: AuthInfo | undefined): SqlUser | undefined => {
+  const user = authInfo?.extra?.["user"]
+  return user !== null && typeof user === "object" ? (user as SqlUser) : undefined
+}
+
+/**
+ * Wire an SDK server's low-level handlers to McpEndpoints. Each handler runs its Effect on the
+ * runtime captured when the layer was built; the client's cancellation interrupts it.
+ */
+export const makeSdkServer = (endpoints: McpEndpoints.Shape, runtime: Runtime.Runtime<never>): Server => {
+  const server = new Server(
+    { name: SERVER_NAME, version: SERVER_VERSION },
+    { capabilities: { tools: {}, resources: {}, prompts: {} } }
+  )
+  const run = async <A>(effect: Effect.Effect<A, { code: number; message: string }>, signal: AbortSignal): Promise<A> => {
+    const exit = await Runtime.runPromiseExit(runtime)(effect, { signal })
+    if (Exit.isSuccess(exit)) return exit.value
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isSome(failure)) throw new McpError(failure.value.code, failure.value.message)
+    if (Cause.isInterruptedOnly(exit.cause)) throw new McpError(JsonRpcCode.InternalError, "Request cancelled")
+    // A defect is a bug: log it in full server-side, tell the client only that it failed.
+    await Runtime.runPromise(runtime)(Effect.logError("MCP handler defect", exit.cause))
+    throw new McpError(JsonRpcCode.InternalError, "Internal error")
+  }
+  const ctxOf = (extra: { authInfo?: AuthInfo | undefined }): CallContext => ({ user: userFromAuthInfo(extra.authInfo) })
+
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: endpoints.tools as Array<never> }))
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+    run(endpoints.callTool(request.params.name, request.params.arguments, ctxOf(extra)), extra.signal) as Promise<never>
+  )
+  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: endpoints.resources as Array<never> }))
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
+    resourceTemplates: endpoints.resourceTemplates as Array<never>
+  }))
+  server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
+    run(endpoints.readResource(request.params.uri, ctxOf(extra)), extra.signal) as Promise<never>
+  )
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: endpoints.prompts as Array<never> }))
+  server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
+    run(endpoints.getPrompt(request.params.name, request.params.arguments, ctxOf(extra)), extra.signal) as Promise<never>
+  )
+  return server
+}
+
+/** McpServerFactory backed by the MCP TypeScript SDK's low-level `Server`. */
+export const McpServerSdk: Layer.Layer<McpServerFactory, never, McpEndpoints> = Layer.effect(
+  McpServerFactory,
+  Effect.gen(function* () {
+    const endpoints = yield* McpEndpoints
+    const runtime = yield* Effect.runtime<never>()
+    return McpServerFactory.of({ create: () => makeSdkServer(endpoints, runtime) })
+  })
+)

@@ -1,0 +1,114 @@
+import { FetchHttpClient } from "@effect/platform"
+import { Clock, Duration, Effect, Layer, Schedule } from "effect"
+import { ConfigError } from "../../domain/ConfigError.js"
+import { ProviderDisplayName } from "../../domain/config/UserConfig.js"
+import { scopesSupported } from "../../domain/oauth/Scopes.js"
+import { makeOAuthRoutes } from "../../http/OAuthRoutes.js"
+import { AppConfig } from "../../services/AppConfig.js"
+import { AuthorizationFlow } from "../../services/AuthorizationFlow.js"
+import { BearerAuth } from "../../services/BearerAuth.js"
+import { ClientRegistry } from "../../services/ClientRegistry.js"
+import { IdentityProvider } from "../../services/IdentityProvider.js"
+import { OAuthHttp } from "../../services/OAuthHttp.js"
+import { OAuthSettings } from "../../services/OAuthSettings.js"
+import { TokenEndpoint } from "../../services/TokenEndpoint.js"
+import { TokenStore } from "../../services/TokenStore.js"
+import { ClientRegistryLive } from "../ClientRegistryLive.js"
+import { GitHubProvider } from "../GitHubProvider.js"
+import { TokenGeneratorCrypto } from "../TokenGeneratorCrypto.js"
+import { TokenStoreMemory } from "../TokenStoreMemory.js"
+import { AuthorizationFlowLive } from "./AuthorizationFlowLive.js"
+import { BearerAuthLive } from "./BearerAuthLive.js"
+import { TokenEndpointLive } from "./TokenEndpointLive.js"
+
+/** How often expired codes, tokens and pending requests are swept from the store. */
+export const SWEEP_INTERVAL = Duration.minutes(1)
+
+/** OAuthSettings from the auth section of the user config. */
+export const OAuthSettingsFromConfig = Layer.effect(
+  OAuthSettings,
+  Effect.map(AppConfig, (config) => {
+    const auth = config.auth
+    const required = auth.authorization.required_scopes
+    return OAuthSettings.of({
+      accessTokenTtlMs: auth.access_token_ttl * 1000,
+      refreshTokenTtlMs: auth.refresh_token_ttl * 1000,
+      codeTtlMs: 5 * 60_000,
+      requestTtlMs: 10 * 60_000,
+      requiredScopes: required,
+      scopesSupported: scopesSupported(required, auth.clients.map((c) => c.scopes)),
+      providerDisplayName: auth.provider === "none" ? "none" : ProviderDisplayName[auth.provider]
+    })
+  })
+)
+
+/** The upstream provider named by `auth.provider`. */
+export const IdentityProviderFromConfig = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const auth = config.auth
+    const key = `projects.${config.site.project}.profiles.${config.profile}.auth`
+    switch (auth.provider) {
+      case "github":
+        if (auth.github !== undefined) return GitHubProvider(auth.github).pipe(Layer.provide(FetchHttpClient.layer))
+        break
+      case "atlassian":
+      case "salesforce":
+        return yield* Effect.fail(
+          new ConfigError({
+            file: config.userFile ?? "user config",
+            key: `${key}.provider`,
+            message: `provider ${auth.provider} is not supported by this version yet`,
+            fix: "use provider github or none"
+          })
+        )
+    }
+    return yield* Effect.fail(
+      new ConfigError({
+        file: config.userFile ?? "user config",
+        key: `${key}.${auth.provider}`,
+        message: `${ProviderDisplayName[auth.provider as "github"]} OAuth configuration is incomplete`,
+        fix: `add a ${auth.provider} block with client_id and client_secret`
+      })
+    )
+  })
+)
+
+/** The token store: in memory (persistence comes with `auth.persistence`). */
+export const TokenStoreFromConfig = TokenStoreMemory
+
+/** The authorization server's services, from config. */
+export const OAuthServerFromConfig = Layer.mergeAll(AuthorizationFlowLive, TokenEndpointLive, BearerAuthLive).pipe(
+  Layer.provideMerge(
+    Layer.unwrapEffect(
+      Effect.map(AppConfig, (config) => ClientRegistryLive({ clients: config.auth.clients }))
+    )
+  ),
+  Layer.provideMerge(Layer.mergeAll(TokenStoreFromConfig, IdentityProviderFromConfig, TokenGeneratorCrypto, OAuthSettingsFromConfig))
+)
+
+const OAuthHttpOn = Layer.scoped(
+  OAuthHttp,
+  Effect.gen(function* () {
+    const ctx = yield* Effect.context<
+      AppConfig | AuthorizationFlow | TokenEndpoint | BearerAuth | ClientRegistry | OAuthSettings | IdentityProvider
+    >()
+    const store = yield* TokenStore
+    yield* Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      yield* store.sweep(now)
+    }).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`Token store sweep failed: ${e.message}`)),
+      Effect.repeat(Schedule.spaced(SWEEP_INTERVAL)),
+      Effect.forkScoped
+    )
+    return OAuthHttp.of({ routes: (options) => makeOAuthRoutes(options).pipe(Effect.provide(ctx)) })
+  })
+).pipe(Layer.provide(OAuthServerFromConfig))
+
+/** OAuthHttp for the configured auth: the whole authorization server, or nothing with `none`. */
+export const OAuthHttpFromConfig = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) =>
+    config.auth.provider === "none" ? Layer.succeed(OAuthHttp, OAuthHttp.of({ routes: undefined })) : OAuthHttpOn
+  )
+)

@@ -1,0 +1,29 @@
+import { Context } from "effect"
+import type { Effect, Option } from "effect"
+import type { RegisteredClientMetadata } from "../domain/oauth/ClientMetadata.js"
+import type { OAuthClient } from "../domain/oauth/Records.js"
+import type { StoreError } from "./TokenStore.js"
+
+export interface Registration {
+  readonly client: OAuthClient
+  /** The plaintext secret, returned once in the /register response; undefined for public clients. */
+  readonly clientSecret: string | undefined
+  readonly issuedAt: number
+}
+
+export declare namespace ClientRegistry {
+  export interface Shape {
+    /** Config clients first (they cannot be shadowed), then dynamically registered ones. */
+    readonly find: (clientId: string) => Effect.Effect<Option.Option<OAuthClient>, StoreError>
+    /** Register a validated RFC 7591 request; the allowed scopes are already computed. */
+    readonly register: (
+      metadata: RegisteredClientMetadata,
+      allowedScopes: ReadonlyArray<string>
+    ) => Effect.Effect<Registration, StoreError>
+    /** Scopes of the pre-registered (config) clients, for `scopes_supported`. */
+    readonly configScopes: ReadonlyArray<string>
+  }
+}
+
+/** OAuth clients: pre-registered in config and dynamically registered (RFC 7591). */
+export class ClientRegistry extends Context.Tag("mxcp/ClientRegistry")<ClientRegistry, ClientRegistry.Shape>() {}

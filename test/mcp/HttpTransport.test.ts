@@ -1,0 +1,200 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { copyExample } from "../support/Project.js"
+import { type RunningServer, startServer } from "../support/ServerProcess.js"
+
+const connect = async (url: string) => {
+  const client = new Client({ name: "mxcp-test", version: "1.0.0" })
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)))
+  return client
+}
+
+const textOf = (result: unknown): string => {
+  const content = (result as { content: Array<{ type: string; text: string }> }).content
+  expect(content[0]?.type).toBe("text")
+  return content[0]!.text
+}
+
+describe("Streamable HTTP transport (real server process, real SDK client, real DuckDB file)", () => {
+  let project: ReturnType<typeof copyExample>
+  let server: RunningServer
+  let client: Client
+
+  beforeAll(async () => {
+    project = copyExample()
+    server = await startServer(project.dir)
+    client = await connect(server.url)
+  })
+  afterAll(async () => {
+    await client?.close()
+    await server?.stop()
+    project?.cleanup()
+  })
+
+  it("answers /health without auth", async () => {
+    const res = await fetch(`${server.url}/health`)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ status: "ok" })
+  })
+
+  it("lists the project's tools plus the SQL tools, with generated input schemas", async () => {
+    const { tools } = await client.listTools()
+    const names = tools.map((t) => t.name).sort()
+    expect(names).toEqual(
+      ["count_products", "execute_sql_query", "get_product", "get_table_schema", "list_products", "list_tables", "whoami"].sort()
+    )
+    const list = tools.find((t) => t.name === "list_products")!
+    expect(list.inputSchema.type).toBe("object")
+    expect((list.inputSchema.properties as Record<string, { type: string; maximum?: number }>)["limit"]).toMatchObject({
+      type: "integer",
+      maximum: 100
+    })
+    expect(list.annotations?.readOnlyHint).toBe(true)
+  })
+
+  it("calls an array tool with bound parameters", async () => {
+    const result = await client.callTool({ name: "list_products", arguments: { category: "footwear" } })
+    expect(result.isError).toBeFalsy()
+    const rows = JSON.parse(textOf(result)) as Array<{ name: string; price: number; added: string }>
+    expect(rows.map((r) => r.name)).toEqual(["Wool Socks", "Trail Runner Shoes"])
+    expect(rows[0]).toMatchObject({ price: 14.5, added: "2023-11-20" })
+  })
+
+  it("calls an object tool (structuredContent is the row) and a scalar tool", async () => {
+    const one = await client.callTool({ name: "get_product", arguments: { id: 2 } })
+    expect(JSON.parse(textOf(one))).toMatchObject({ id: 2, name: "Rain Jacket" })
+    expect(one.structuredContent).toMatchObject({ id: 2, name: "Rain Jacket" })
+    const count = await client.callTool({ name: "count_products", arguments: {} })
+    expect(JSON.parse(textOf(count))).toBe(4)
+  })
+
+  it("returns a tool error (not a crash) when an object tool finds no row", async () => {
+    const none = await client.callTool({ name: "get_product", arguments: { id: 999 } })
+    expect(none.isError).toBe(true)
+    expect(textOf(none)).toMatch(/exactly one row/i)
+  })
+
+  it("rejects invalid arguments with a JSON-RPC InvalidParams error before any SQL runs", async () => {
+    await expect(client.callTool({ name: "list_products", arguments: { limit: 500 } })).rejects.toThrow(/limit/)
+    await expect(client.callTool({ name: "get_product", arguments: { id: "two" } })).rejects.toThrow(/id/)
+    await expect(client.callTool({ name: "get_product", arguments: {} })).rejects.toThrow(/id/)
+    await expect(client.callTool({ name: "no_such_tool", arguments: {} })).rejects.toThrow(/Unknown tool/)
+  })
+
+  it("runs the built-in SQL tools", async () => {
+    const tables = JSON.parse(textOf(await client.callTool({ name: "list_tables", arguments: {} })))
+    expect(tables).toContainEqual({ name: "products", type: "BASE TABLE" })
+    const schema = JSON.parse(
+      textOf(await client.callTool({ name: "get_table_schema", arguments: { table_name: "products" } }))
+    ) as Array<{ name: string; type: string; nullable: boolean }>
+    expect(schema[0]).toEqual({ name: "id", type: "INTEGER", nullable: false })
+    const q = await client.callTool({ name: "execute_sql_query", arguments: { sql: "SELECT 40 + 2 AS answer" } })
+    expect(JSON.parse(textOf(q))).toEqual([{ answer: 42 }])
+    const bad = await client.callTool({ name: "execute_sql_query", arguments: { sql: "SELEC nonsense" } })
+    expect(bad.isError).toBe(true)
+    expect(textOf(bad)).toMatch(/syntax error/i)
+  })
+
+  it("user functions return '' with auth off", async () => {
+    const who = await client.callTool({ name: "whoami", arguments: {} })
+    expect(who.structuredContent).toEqual({ username: "", email: "", provider: "", has_external_token: false })
+  })
+
+  it("lists and reads a templated resource", async () => {
+    const { resourceTemplates } = await client.listResourceTemplates()
+    expect(resourceTemplates.map((r) => r.uriTemplate)).toEqual(["products://{id}"])
+    const read = await client.readResource({ uri: "products://4" })
+    const content = read.contents[0] as { uri: string; mimeType: string; text: string }
+    expect(content.mimeType).toBe("application/json")
+    expect(JSON.parse(content.text)).toMatchObject({ id: 4, name: "Headlamp" })
+    await expect(client.readResource({ uri: "products://abc" })).rejects.toThrow(/id/)
+    await expect(client.readResource({ uri: "nothing://here" })).rejects.toThrow(/not found/i)
+  })
+
+  it("lists prompts and renders one with defaults and arguments", async () => {
+    const { prompts } = await client.listPrompts()
+    expect(prompts[0]).toMatchObject({ name: "product_pitch" })
+    const got = await client.getPrompt({ name: "product_pitch", arguments: { product_name: "Headlamp" } })
+    expect(got.messages[0]).toEqual({
+      role: "user",
+      content: { type: "text", text: 'Write a two-sentence friendly pitch for "Headlamp".' }
+    })
+    await expect(client.getPrompt({ name: "product_pitch", arguments: { product_name: "x", tone: "angry" } })).rejects.toThrow(
+      /tone/
+    )
+  })
+
+  it("serves concurrent calls from several sessions", async () => {
+    const clients = await Promise.all([1, 2, 3].map(() => connect(server.url)))
+    const results = await Promise.all(
+      clients.flatMap((c) => [1, 2, 3, 4, 5].map((id) => c.callTool({ name: "get_product", arguments: { id } })))
+    )
+    expect(results.map((r) => (r.structuredContent as { id: number }).id)).toEqual(
+      [1, 2, 3].flatMap(() => [1, 2, 3, 4, 5])
+    )
+    await Promise.all(clients.map((c) => c.close()))
+  })
+
+  it("answers protocol misuse with JSON-RPC errors, never a 5xx", async () => {
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}/mcp`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+        body
+      })
+    const notJson = await post("{nope")
+    expect(notJson.status).toBe(400)
+    expect(((await notJson.json()) as { error: { code: number } }).error.code).toBe(-32700)
+    const noSession = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }))
+    expect(noSession.status).toBe(400)
+    const unknownSession = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }), {
+      "mcp-session-id": "does-not-exist"
+    })
+    expect(unknownSession.status).toBe(404)
+    const unknownPath = await fetch(`${server.url}/nope`)
+    expect(unknownPath.status).toBe(404)
+  })
+})
+
+describe("stateless mode and shutdown", () => {
+  it("serves tools/call with --stateless and exits 0 on SIGTERM", async () => {
+    const project = copyExample()
+    const server = await startServer(project.dir, ["--stateless"])
+    try {
+      const client = await connect(server.url)
+      const result = await client.callTool({ name: "get_product", arguments: { id: 1 } })
+      expect(result.structuredContent).toMatchObject({ id: 1 })
+      expect(client.transport?.sessionId).toBeUndefined()
+      await client.close()
+    } finally {
+      expect(await server.stop("SIGTERM")).toBe(0)
+      project.cleanup()
+    }
+  })
+
+  it("finishes an in-flight request on SIGINT, then exits 0", async () => {
+    const project = copyExample()
+    const server = await startServer(project.dir)
+    try {
+      const client = await connect(server.url)
+      // About a second of DuckDB work, still running when the signal arrives.
+      const slow = client.callTool({
+        name: "execute_sql_query",
+        arguments: { sql: "SELECT count(DISTINCT md5(i::VARCHAR)) AS n FROM range(3000000) t(i)" }
+      })
+      await new Promise((r) => setTimeout(r, 300))
+      const started = Date.now()
+      const exit = server.stop("SIGINT")
+      const result = await slow
+      expect(result.isError).toBeFalsy()
+      expect(JSON.parse(textOf(result))).toEqual([{ n: 3000000 }])
+      expect(await exit).toBe(0)
+      // The open GET stream of the session does not hold shutdown for the drain timeout.
+      expect(Date.now() - started).toBeLessThan(8000)
+    } finally {
+      await server.stop("SIGKILL")
+      project.cleanup()
+    }
+  })
+})
