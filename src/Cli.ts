@@ -4,9 +4,8 @@ import { Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { ConfigError, formatConfigError } from "./domain/ConfigError.js"
 import { AppConfigFromFiles } from "./layers/AppConfigLive.js"
 import { loadCatalog } from "./layers/EndpointCatalogFiles.js"
-import { HttpServeNode } from "./layers/HttpServeNode.js"
 import { McpProjectLive } from "./layers/ProjectLayers.js"
-import { OAuthHttpFromConfig } from "./layers/oauth/OAuthLayers.js"
+import { HttpServerLive } from "./layers/ServerLayers.js"
 import { serveStdio } from "./layers/StdioServe.js"
 import { AppConfig, type ConfigOverrides } from "./services/AppConfig.js"
 import { CatalogError } from "./services/EndpointCatalog.js"
@@ -96,9 +95,7 @@ const serve = Command.make("serve", serveOptions, (opts) => {
     if (config.serve.transport === "stdio") {
       yield* serveStdio.pipe(Effect.provide(McpProjectLive))
     } else {
-      return yield* Layer.launch(
-        HttpServeNode.pipe(Layer.provideMerge(Layer.merge(McpProjectLive, OAuthHttpFromConfig)))
-      )
+      return yield* Layer.launch(HttpServerLive)
     }
   })
   return program.pipe(

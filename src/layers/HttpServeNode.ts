@@ -1,7 +1,7 @@
 import { createServer, type Server as NodeServer } from "node:http"
 import { HttpServer, HttpServerRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Deferred, Duration, Effect, Layer } from "effect"
+import { Context, Deferred, Duration, Effect, Layer } from "effect"
 import { ConfigError } from "../domain/ConfigError.js"
 import { makeHttpApp } from "../http/HttpApp.js"
 import { makeMcpHttpHandler } from "../http/McpHttpHandler.js"
@@ -72,7 +72,11 @@ const serveOn = (server: NodeServer) =>
   )
 
 /** The HTTP transport on Node: listens on the configured host and port. */
-export const HttpServeNode: Layer.Layer<never, ConfigError, AppConfig | McpServerFactory | OAuthHttp> = Layer.unwrapScoped(
+export const HttpServeNode: Layer.Layer<
+  HttpServer.HttpServer,
+  ConfigError,
+  AppConfig | McpServerFactory | OAuthHttp
+> = Layer.unwrapScoped(
   Effect.gen(function* () {
     const config = yield* AppConfig
     const server = createServer()
@@ -88,7 +92,7 @@ export const HttpServeNode: Layer.Layer<never, ConfigError, AppConfig | McpServe
           })
       )
     )
-    return serveOn(server).pipe(Layer.provide(listen))
+    return serveOn(server).pipe(Layer.provideMerge(listen), Layer.map((ctx) => Context.make(HttpServer.HttpServer, Context.get(ctx, HttpServer.HttpServer))))
   })
 )
 

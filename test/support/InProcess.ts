@@ -1,0 +1,68 @@
+import { HttpServer } from "@effect/platform"
+import { Effect, Layer } from "effect"
+import { AppConfigFromValues } from "../../src/layers/AppConfigLive.js"
+import { HttpServerLive } from "../../src/layers/ServerLayers.js"
+import type { FakeGitHub } from "./fakes/FakeGitHub.js"
+import { CONFIG_CLIENT } from "./OAuthHarness.js"
+import { copyExample } from "./Project.js"
+
+export interface InProcessOptions {
+  /** Extra keys merged into the `auth:` block. */
+  readonly auth?: Record<string, unknown>
+  /** Extra keys merged into `transport.http`. */
+  readonly http?: Record<string, unknown>
+  readonly site?: Record<string, unknown>
+}
+
+/**
+ * The whole server built in this process from config values: the test's Effect services
+ * (notably TestClock) reach every handler, so tests can move time to expire codes and tokens.
+ * Same auth setup as `startAuthServer`: GitHub against `fake`, plus the config client.
+ */
+export const inProcessServer = (fake: FakeGitHub, options: InProcessOptions = {}) =>
+  Effect.gen(function* () {
+    const project = copyExample()
+    yield* Effect.addFinalizer(() => Effect.sync(project.cleanup))
+    const config = AppConfigFromValues({
+      projectRoot: project.dir,
+      site: {
+        mxcp: 1,
+        project: "quickstart",
+        sql_tools: { enabled: true },
+        profiles: { default: { duckdb: { path: ":memory:", init_sql: "sql/setup.sql" } } },
+        ...options.site
+      },
+      user: {
+        mxcp: 1,
+        transport: { http: { host: "127.0.0.1", port: 0, ...options.http } },
+        projects: {
+          quickstart: {
+            profiles: {
+              default: {
+                auth: {
+                  provider: "github",
+                  github: { client_id: fake.clientId, client_secret: fake.clientSecret, ...fake.config, timeout: 3 },
+                  clients: [
+                    {
+                      client_id: CONFIG_CLIENT.id,
+                      client_secret: CONFIG_CLIENT.secret,
+                      name: "Config Client",
+                      redirect_uris: [CONFIG_CLIENT.redirectUri],
+                      grant_types: ["authorization_code", "refresh_token"]
+                    }
+                  ],
+                  ...options.auth
+                }
+              }
+            }
+          }
+        }
+      },
+      overrides: { env: {}, homeDir: project.dir }
+    })
+    const context = yield* Layer.build(HttpServerLive.pipe(Layer.provide(config)))
+    const server = yield* Effect.provide(HttpServer.HttpServer, context)
+    const address = server.address
+    if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
+    return { url: `http://127.0.0.1:${address.port}` }
+  })
