@@ -309,7 +309,7 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
       HttpRouter.post("/token", tokenRoute("token")),
       HttpRouter.post("/revoke", tokenRoute("revoke"))
     )
-    return { router, guard }
+    return { router, guard, callbackPath: provider.callbackPath }
   })
 
 export type OAuthRoutes = Effect.Effect.Success<ReturnType<typeof makeOAuthRoutes>>

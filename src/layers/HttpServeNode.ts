@@ -3,6 +3,7 @@ import { HttpServer, HttpServerRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Deferred, Duration, Effect, Layer } from "effect"
 import { ConfigError } from "../domain/ConfigError.js"
+import { baseUrlFor } from "../http/BaseUrl.js"
 import { makeHttpApp } from "../http/HttpApp.js"
 import { makeMcpHttpHandler } from "../http/McpHttpHandler.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -68,8 +69,26 @@ const serveOn = (server: NodeServer) =>
       yield* HttpServer.serveEffect(tracked)
       const address = yield* HttpServer.addressFormattedWith((a) => Effect.succeed(a))
       yield* Effect.logInfo(`MCP server listening on ${address}/mcp`)
+      if (oauth !== undefined) {
+        const base = baseUrlFor(config.serve, {}, boundPort())
+        yield* Effect.logInfo(`OAuth issuer ${base}; register ${base}${oauth.callbackPath} as the provider's callback URL`)
+        if (isInsecureBase(base)) {
+          yield* Effect.logWarning(
+            `WARNING: the base URL ${base} uses plain http on a non-loopback host. OAuth needs https in production: ` +
+              "set transport.http.base_url to an https URL (or scheme: https behind a TLS proxy)"
+          )
+        }
+      }
     })
   )
+
+/** True for an http base URL whose host is not loopback (tokens would cross the network in clear). */
+export const isInsecureBase = (base: string): boolean => {
+  const m = /^http:\/\/(\[[^\]]+\]|[^/:]+)/i.exec(base)
+  if (m === null || m[1] === undefined) return false
+  const host = m[1].toLowerCase()
+  return !(host === "localhost" || host === "[::1]" || host.startsWith("127."))
+}
 
 /** The HTTP transport on Node: listens on the configured host and port. */
 export const HttpServeNode: Layer.Layer<

@@ -1,5 +1,5 @@
-import { writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js"
 import type {
   OAuthClientInformationMixed,
@@ -14,8 +14,12 @@ export interface AuthServerOptions {
   readonly fake?: FakeGitHubOptions
   /** Extra YAML lines under `auth:` (indented by the caller with 10 spaces). */
   readonly authYaml?: string
+  /** YAML for the top-level `transport:` block (e.g. a base_url), without the key itself. */
+  readonly transportYaml?: string
   readonly args?: ReadonlyArray<string>
   readonly env?: Readonly<Record<string, string>>
+  /** Extra files written into the project copy before the server starts (path relative to it). */
+  readonly files?: Readonly<Record<string, string>>
 }
 
 export interface AuthServer {
@@ -34,15 +38,46 @@ export const CONFIG_CLIENT = {
   redirectUri: "http://127.0.0.1:49153/oauth/callback"
 }
 
+/**
+ * A second confidential config client allowed two scopes (not in the default configs: add it with
+ * `scopedClientConfig` through `inProcessServer`'s `extraClients`).
+ */
+export const SCOPED_CLIENT = {
+  id: "scoped-client",
+  secret: "scoped-client-secret-0123456789",
+  redirectUri: "http://127.0.0.1:49155/oauth/callback",
+  scopes: ["mxcp:access", "mxcp:extra"]
+}
+
+/** `SCOPED_CLIENT` as a config `clients:` entry. */
+export const scopedClientConfig = {
+  client_id: SCOPED_CLIENT.id,
+  client_secret: SCOPED_CLIENT.secret,
+  name: "Scoped Client",
+  redirect_uris: [SCOPED_CLIENT.redirectUri],
+  grant_types: ["authorization_code", "refresh_token"],
+  scopes: SCOPED_CLIENT.scopes
+}
+
+/** Write `files` (paths relative to `dir`, folders created) into a project copy. */
+export const writeProjectFiles = (dir: string, files: Readonly<Record<string, string>> | undefined): void => {
+  for (const [name, text] of Object.entries(files ?? {})) {
+    const path = join(dir, name)
+    mkdirSync(dirname(path), { recursive: true })
+    writeFileSync(path, text)
+  }
+}
+
 /** The example project served with `provider: github` against a fake GitHub on loopback. */
 export const startAuthServer = async (options: AuthServerOptions = {}): Promise<AuthServer> => {
   const fake = await startFakeGitHub(options.fake ?? {})
   const project = copyExample()
+  writeProjectFiles(project.dir, options.files)
   const configPath = join(project.dir, "mxcp-user-config.yml")
   writeFileSync(
     configPath,
     `mxcp: 1
-projects:
+${options.transportYaml === undefined ? "" : `transport:\n${options.transportYaml}\n`}projects:
   quickstart:
     profiles:
       default:
