@@ -1,5 +1,5 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect, Either } from "effect"
+import { Cause, Effect, Either } from "effect"
 import type { McpHttpHandler } from "./McpHttpHandler.js"
 import type { OAuthRoutes } from "./OAuthRoutes.js"
 
@@ -26,11 +26,14 @@ export const makeHttpApp = (mcp: McpHttpHandler, oauth: OAuthRoutes | undefined)
   return router.pipe(
     Effect.catchTag("RouteNotFound", () => Effect.succeed(notFound)),
     Effect.catchAllCause((cause) =>
-      Effect.logError("Unhandled HTTP error", cause).pipe(
-        Effect.as(
-          HttpServerResponse.unsafeJson({ error: "server_error", error_description: "Internal error" }, { status: 500 })
+      // The client went away mid-request (e.g. closing an SSE stream): nobody to answer, nothing to report.
+      Cause.isInterruptedOnly(cause)
+        ? Effect.failCause(cause)
+        : Effect.logError("Unhandled HTTP error", cause).pipe(
+          Effect.as(
+            HttpServerResponse.unsafeJson({ error: "server_error", error_description: "Internal error" }, { status: 500 })
+          )
         )
-      )
     )
   )
 }

@@ -112,6 +112,11 @@ export const makeMcpHttpHandler = (options: McpHttpOptions) =>
       Effect.gen(function* () {
         const req = NodeHttpServerRequest.toIncomingMessage(request) as IncomingMessage & { auth?: AuthInfo }
         const res = NodeHttpServerRequest.toServerResponse(request)
+        // A response the client closed (e.g. an SSE stream it stopped reading) is over for us too:
+        // mark it ended, so nothing writes a second status line after the SDK's.
+        res.once("close", () => {
+          if (!res.writableEnded) res.end()
+        })
         if (caller !== undefined) req.auth = caller.authInfo
 
         let body: unknown = undefined

@@ -167,6 +167,24 @@ export type AuthorizationConfig = typeof AuthorizationConfig.Type
 export const DefaultAccessTokenTtl = 3600
 export const DefaultRefreshTokenTtl = 2_592_000
 
+/** Defaults of `auth.registration` (RFC 7591 dynamic client registration limits). */
+export const RegistrationDefaults = {
+  rate_limit_per_minute: 20,
+  max_clients: 10_000,
+  unused_client_ttl: 86_400
+} as const
+
+/** Limits on `/register`: a flood from one address is refused, stored clients stay bounded. */
+export const RegistrationConfig = Schema.Struct({
+  /** Registrations per client address per minute; more get 429 with `Retry-After`. */
+  rate_limit_per_minute: withDefault(PositiveInt, RegistrationDefaults.rate_limit_per_minute),
+  /** Dynamic clients kept; at the cap, the oldest one older than `unused_client_ttl` is evicted. */
+  max_clients: withDefault(PositiveInt, RegistrationDefaults.max_clients),
+  /** Seconds after which a dynamic client may be evicted to make room. */
+  unused_client_ttl: withDefault(Seconds, RegistrationDefaults.unused_client_ttl)
+})
+export type RegistrationConfig = typeof RegistrationConfig.Type
+
 /** A profile's `auth` section. */
 export const AuthConfig = Schema.Struct({
   provider: withDefault(ProviderName, "none" as const),
@@ -180,7 +198,8 @@ export const AuthConfig = Schema.Struct({
   refresh_token_ttl: withDefault(PositiveInt, DefaultRefreshTokenTtl),
   /** Absent: OAuth state lives in memory. */
   persistence: Schema.optionalWith(PersistenceConfig, { exact: true, nullable: true }),
-  authorization: withDefault(AuthorizationConfig, AuthorizationConfig.make({}))
+  authorization: withDefault(AuthorizationConfig, AuthorizationConfig.make({})),
+  registration: withDefault(RegistrationConfig, RegistrationConfig.make({}))
 })
 export type AuthConfig = typeof AuthConfig.Type
 

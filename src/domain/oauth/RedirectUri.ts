@@ -4,7 +4,8 @@
  * Registration (RFC 7591 + RFC 8252 + OAuth 2.1): only `https:` URIs, loopback `http:` URIs
  * (`127.0.0.1`, `localhost`, `[::1]`) and private-use schemes (reverse domain, so the scheme must
  * contain a dot: `com.example.app:/cb`). Never `javascript:`/`data:`/`vbscript:`/`file:`, fragments,
- * userinfo, whitespace or control characters.
+ * userinfo, whitespace or control characters, nor a query carrying a response parameter (`code`,
+ * `state`, `iss`, `error*`), which the client would otherwise receive twice.
  *
  * Matching at /authorize and /token (RFC 9700 §4.1.3, RFC 8252 §7.3): simple string comparison,
  * with one exception: when the registered URI is loopback `http:`, the port of the presented URI may
@@ -119,12 +120,41 @@ const checkCharactersAndScheme = (
 }
 
 /**
+ * Parameters the authorization server adds to the redirect (RFC 6749 §4.1.2, RFC 9207). A DCR
+ * redirect URI whose query already carries one would reach the client with it twice (an attacker
+ * registering `?state=...` or `?iss=...` could make the client read the wrong value).
+ */
+export const RESPONSE_PARAMETERS: ReadonlyArray<string> = ["code", "state", "iss", "error", "error_description", "error_uri"]
+
+/** The response parameter names present in the query of `uri` (percent-decoded), if any. */
+const responseParametersIn = (uri: string): ReadonlyArray<string> => {
+  const q = uri.indexOf("?")
+  if (q === -1) return []
+  const names = new Set<string>()
+  for (const part of uri.slice(q + 1).split("&")) {
+    const name = part.split("=")[0] ?? ""
+    let decoded = name
+    try {
+      decoded = decodeURIComponent(name.replace(/\+/g, " "))
+    } catch {
+      // badPercent already refuses malformed escapes; keep the raw name.
+    }
+    if (RESPONSE_PARAMETERS.includes(decoded)) names.add(decoded)
+  }
+  return [...names]
+}
+
+/**
  * DCR redirect URI validation (interface.md §3). Right is the URI unchanged (it is stored and
  * later compared as written); Left is a short reason suitable for `error_description`.
  */
 export const validateRegistrationRedirectUri = (uri: string): Either.Either<string, string> =>
   Either.flatMap(checkCharactersAndScheme(uri, MAX_REDIRECT_URI_LENGTH), ({ hierPart, scheme }) => {
     if (uri.includes("#")) return Either.left("must not contain a fragment")
+    const reserved = responseParametersIn(uri)
+    if (reserved.length > 0) {
+      return Either.left(`must not carry the response parameter ${reserved.join(", ")} in its query`)
+    }
     const lower = scheme.toLowerCase()
     if (lower === "https" || lower === "http") {
       return Either.flatMap(parseAuthority(hierPart), ({ host }) => {

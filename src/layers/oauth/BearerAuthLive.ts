@@ -22,38 +22,67 @@ export const makeBearerAuth = Effect.gen(function* () {
   /** One upstream refresh per grant at a time; concurrent requests wait for it (E43). */
   const inFlight = new Map<string, Deferred.Deferred<UpstreamTokens | undefined>>()
 
+  /**
+   * The refresh itself, run by one request per grant. The grant is read again first: a refresh
+   * that finished after the caller read it has already rotated the upstream refresh token, and
+   * presenting the old one would end the session. Then refreshed upstream and stored before
+   * anyone is answered, so a rotated refresh token is never lost. `undefined`: the session ended.
+   */
+  const runRefresh = (grantId: string) =>
+    Effect.gen(function* () {
+      const current = yield* store.getGrant(grantId)
+      if (Option.isNone(current) || current.value.revoked) return undefined
+      const upstream = current.value.upstream
+      const now = yield* Clock.currentTimeMillis
+      const refreshToken = upstream.refreshToken
+      if (upstream.expiresAt === undefined || now < upstream.expiresAt - EXPIRY_SKEW_MS || refreshToken === undefined) {
+        return upstream
+      }
+      return yield* provider.refresh(refreshToken, upstream).pipe(
+        Effect.tap((fresh) =>
+          store.updateGrantUpstream(grantId, fresh).pipe(
+            Effect.catchTag("StoreError", (e) => Effect.logError(`Token store failure in ${e.operation}`))
+          )
+        ),
+        Effect.tap(() => Effect.logDebug("Upstream token refreshed").pipe(Effect.annotateLogs({ provider: provider.name }))),
+        Effect.catchTags({
+          UpstreamGrantRevoked: () =>
+            store.revokeGrant(grantId).pipe(
+              Effect.zipRight(Effect.logInfo("Upstream grant revoked; session ended")),
+              Effect.as(undefined)
+            ),
+          ProviderError: (e) =>
+            Effect.logWarning(`Upstream refresh failed (${e.operation}, ${e.kind}); using the current token`).pipe(
+              Effect.as(upstream)
+            )
+        })
+      )
+    }).pipe(
+      Effect.catchTag("StoreError", (e) =>
+        Effect.logError(`Token store failure in ${e.operation}`).pipe(Effect.as(undefined))
+      )
+    )
+
   const refreshUpstream = (grant: GrantRecord) =>
     Effect.gen(function* () {
-      const existing = inFlight.get(grant.id)
-      if (existing !== undefined) return yield* Deferred.await(existing)
-      const done = yield* Deferred.make<UpstreamTokens | undefined>()
-      inFlight.set(grant.id, done)
-      const refreshToken = grant.upstream.refreshToken
-      const outcome = yield* (refreshToken === undefined
-        ? Effect.succeed(grant.upstream)
-        : provider.refresh(refreshToken, grant.upstream).pipe(
-          // Stored before anyone is answered, so a rotated refresh token is never lost.
-          Effect.tap((fresh) => store.updateGrantUpstream(grant.id, fresh)),
-          Effect.tap(() => Effect.logDebug("Upstream token refreshed").pipe(Effect.annotateLogs({ provider: provider.name }))),
-          Effect.catchTags({
-            UpstreamGrantRevoked: () =>
-              store.revokeGrant(grant.id).pipe(
-                Effect.zipRight(Effect.logInfo("Upstream grant revoked; session ended")),
-                Effect.as(undefined)
-              ),
-            ProviderError: (e) =>
-              Effect.logWarning(`Upstream refresh failed (${e.operation}, ${e.kind}); using the current token`).pipe(
-                Effect.as(grant.upstream)
-              ),
-            StoreError: (e) =>
-              Effect.logError(`Token store failure in ${e.operation}`).pipe(Effect.as(grant.upstream))
-          }),
-          Effect.catchTag("StoreError", (e) =>
-            Effect.logError(`Token store failure in ${e.operation}`).pipe(Effect.as(undefined))
-          )
-        )).pipe(Effect.ensuring(Effect.sync(() => inFlight.delete(grant.id))))
-      yield* Deferred.succeed(done, outcome)
-      return outcome
+      const fiberId = yield* Effect.fiberId
+      // Check and claim in one synchronous step, so two requests never both lead.
+      const claim = yield* Effect.sync(() => {
+        const existing = inFlight.get(grant.id)
+        if (existing !== undefined) return { leader: false, done: existing } as const
+        const done = Deferred.unsafeMake<UpstreamTokens | undefined>(fiberId)
+        inFlight.set(grant.id, done)
+        return { leader: true, done } as const
+      })
+      if (!claim.leader) return yield* Deferred.await(claim.done)
+      // Uninterruptible: a caller that goes away must neither lose a rotated refresh token nor
+      // leave the requests waiting on this refresh hanging (the provider call has its timeout).
+      return yield* runRefresh(grant.id).pipe(
+        Effect.onExit((exit) =>
+          Effect.sync(() => inFlight.delete(grant.id)).pipe(Effect.zipRight(Deferred.done(claim.done, exit)))
+        ),
+        Effect.uninterruptible
+      )
     })
 
   const authenticate = Effect.fn("BearerAuth.authenticate")(function* (authorization: string | undefined, base: string) {

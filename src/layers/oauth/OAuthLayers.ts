@@ -81,7 +81,13 @@ export const TokenStoreFromConfig = TokenStoreMemory
 export const OAuthServerFromConfig = Layer.mergeAll(AuthorizationFlowLive, TokenEndpointLive, BearerAuthLive).pipe(
   Layer.provideMerge(
     Layer.unwrapEffect(
-      Effect.map(AppConfig, (config) => ClientRegistryLive({ clients: config.auth.clients }))
+      Effect.map(AppConfig, (config) =>
+        ClientRegistryLive({
+          clients: config.auth.clients,
+          maxDynamicClients: config.auth.registration.max_clients,
+          unusedClientTtlMs: config.auth.registration.unused_client_ttl * 1000
+        })
+      )
     )
   ),
   Layer.provideMerge(Layer.mergeAll(TokenStoreFromConfig, IdentityProviderFromConfig, TokenGeneratorCrypto, OAuthSettingsFromConfig))
@@ -102,7 +108,14 @@ const OAuthHttpOn = Layer.scoped(
       Effect.repeat(Schedule.spaced(SWEEP_INTERVAL)),
       Effect.forkScoped
     )
-    return OAuthHttp.of({ routes: (options) => makeOAuthRoutes(options).pipe(Effect.provide(ctx)) })
+    const { registration } = (yield* AppConfig).auth
+    return OAuthHttp.of({
+      routes: (options) =>
+        makeOAuthRoutes({
+          ...options,
+          registrationsPerMinute: options.registrationsPerMinute ?? registration.rate_limit_per_minute
+        }).pipe(Effect.provide(ctx))
+    })
   })
 ).pipe(Layer.provide(OAuthServerFromConfig))
 
