@@ -74,7 +74,8 @@ describe("UserConfig defaults", () => {
         clients: [],
         access_token_ttl: 3600,
         refresh_token_ttl: 2592000,
-        authorization: { required_scopes: [] }
+        authorization: { required_scopes: [] },
+        registration: { rate_limit_per_minute: 20, max_clients: 10000, unused_client_ttl: 86400 }
       })
     }))
 
@@ -606,5 +607,56 @@ auth:
       const inner = (yield* interpolate(tree, docEnv)) as { auth: unknown }
       const auth = yield* decodeConfig(AuthConfig, file, inner.auth)
       expect(auth.clients[0]?.redirect_uris).toEqual(["https://api.example.com/github/callback"])
+    }))
+})
+
+describe("UserConfig auth.registration (A6)", () => {
+  it.effect("defaults to 20 registrations a minute, 10 000 clients, a 24 h unused-client TTL", () =>
+    Effect.gen(function*() {
+      const auth = yield* decodeConfig(AuthConfig, file, { registration: {} })
+      expect(auth.registration).toEqual({ rate_limit_per_minute: 20, max_clients: 10000, unused_client_ttl: 86400 })
+      const nulls = yield* decodeConfig(AuthConfig, file, { registration: null })
+      expect(nulls.registration).toEqual(auth.registration)
+    }))
+
+  it.effect("takes the three limits from YAML, numeric strings from ${VAR} included", () =>
+    Effect.gen(function*() {
+      const user = yield* decodeYaml(
+        UserConfig,
+        `projects:
+  demo:
+    profiles:
+      default:
+        auth:
+          provider: github
+          registration:
+            rate_limit_per_minute: 5
+            max_clients: "300"
+            unused_client_ttl: 3600
+`
+      )
+      expect(authOf(user, "demo", "default").registration).toEqual({
+        rate_limit_per_minute: 5,
+        max_clients: 300,
+        unused_client_ttl: 3600
+      })
+    }))
+
+  it.effect("a typo under registration is an unknown key that lists the known ones", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(decodeConfig(UserConfig, file, {
+        projects: { demo: { profiles: { default: { auth: { registration: { rate_limit: 5 } } } } } }
+      }))
+      expect(e.key).toBe("projects.demo.profiles.default.auth.registration.rate_limit")
+      expect(e.message).toBe('unknown key "rate_limit"')
+      expect(e.fix).toContain("rate_limit_per_minute, max_clients, unused_client_ttl")
+    }))
+
+  it.effect("zero, negative or fractional limits are refused", () =>
+    Effect.gen(function*() {
+      for (const registration of [{ rate_limit_per_minute: 0 }, { max_clients: -1 }, { max_clients: 1.5 }, { unused_client_ttl: 0 }]) {
+        const e = yield* Effect.flip(decodeConfig(AuthConfig, file, { registration }))
+        expect(e.key).toBe(`registration.${Object.keys(registration)[0]}`)
+      }
     }))
 })

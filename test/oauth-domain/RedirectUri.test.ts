@@ -7,6 +7,7 @@ import {
   matchRedirectUri,
   redirectTarget,
   resolveRedirectUri,
+  RESPONSE_PARAMETERS,
   validateClientUrl,
   validateRegistrationRedirectUri
 } from "../../src/domain/oauth/RedirectUri.js"
@@ -33,7 +34,10 @@ const render = (p: UriParts): string =>
 const label = FastCheck.stringMatching(/^[a-z][a-z0-9]{0,8}$/)
 const segment = FastCheck.stringMatching(/^[a-z][a-z0-9_-]{0,7}$/)
 const queryArb = FastCheck.option(
-  FastCheck.array(FastCheck.tuple(segment, segment), { minLength: 1, maxLength: 2 }).map((kvs) =>
+  FastCheck.array(FastCheck.tuple(segment.filter((k) => !RESPONSE_PARAMETERS.includes(k)), segment), {
+    minLength: 1,
+    maxLength: 2
+  }).map((kvs) =>
     kvs.map(([k, v]) => `${k}=${v}`).join("&")
   ),
   { nil: undefined }
@@ -228,6 +232,16 @@ describe("registration redirect URI validation", () => {
     ) {
       expect(valid(uri), JSON.stringify(uri)).toBe(false)
     }
+  })
+
+  it("B18 a query that already carries a response parameter (code, state, iss, error...) is refused", () => {
+    for (const name of RESPONSE_PARAMETERS) {
+      for (const uri of [`https://app.example.com/cb?${name}=x`, `http://127.0.0.1:8080/cb?a=1&${name}`, `com.example.app:/cb?${name}=`]) {
+        expect(reason(uri), uri).toStrictEqual(Option.some(`must not carry the response parameter ${name} in its query`))
+      }
+    }
+    expect(valid("https://app.example.com/cb?%73tate=x")).toBe(false)
+    expect(valid("https://app.example.com/cb?stateful=1&codes=2&tenant=iss")).toBe(true)
   })
 
   it.prop("forbidden schemes are refused in any letter case", [

@@ -1,9 +1,9 @@
 import { HttpServer } from "@effect/platform"
-import { Effect, Layer } from "effect"
+import { Clock, Duration, Effect, Layer, TestClock } from "effect"
 import { AppConfigFromValues } from "../../src/layers/AppConfigLive.js"
 import { HttpServerLive } from "../../src/layers/ServerLayers.js"
 import type { FakeGitHub } from "./fakes/FakeGitHub.js"
-import { CONFIG_CLIENT } from "./OAuthHarness.js"
+import { CONFIG_CLIENT, writeProjectFiles } from "./OAuthHarness.js"
 import { copyExample } from "./Project.js"
 
 export interface InProcessOptions {
@@ -12,6 +12,10 @@ export interface InProcessOptions {
   /** Extra keys merged into `transport.http`. */
   readonly http?: Record<string, unknown>
   readonly site?: Record<string, unknown>
+  /** Extra files written into the project copy before the server is built (path relative to it). */
+  readonly files?: Readonly<Record<string, string>>
+  /** More pre-registered clients (config `clients:` entries) after the config client. */
+  readonly extraClients?: ReadonlyArray<Record<string, unknown>>
 }
 
 /**
@@ -23,6 +27,7 @@ export const inProcessServer = (fake: FakeGitHub, options: InProcessOptions = {}
   Effect.gen(function* () {
     const project = copyExample()
     yield* Effect.addFinalizer(() => Effect.sync(project.cleanup))
+    writeProjectFiles(project.dir, options.files)
     const config = AppConfigFromValues({
       projectRoot: project.dir,
       site: {
@@ -49,7 +54,8 @@ export const inProcessServer = (fake: FakeGitHub, options: InProcessOptions = {}
                       name: "Config Client",
                       redirect_uris: [CONFIG_CLIENT.redirectUri],
                       grant_types: ["authorization_code", "refresh_token"]
-                    }
+                    },
+                    ...(options.extraClients ?? [])
                   ],
                   ...options.auth
                 }
@@ -66,3 +72,29 @@ export const inProcessServer = (fake: FakeGitHub, options: InProcessOptions = {}
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
     return { url: `http://127.0.0.1:${address.port}` }
   })
+
+/**
+ * A clock for an in-process server that reads the TestClock's time plus a jump. `jump` moves the
+ * server's time ahead at once, as after a suspended laptop, without running every periodic task
+ * in between (a day of one-minute sweeps through `TestClock.adjust` takes many seconds). Sleeps
+ * are the TestClock's. Use: `inProcessServer(fake).pipe(Effect.withClock(jumping.clock))`.
+ */
+export const jumpingClock = Effect.gen(function* () {
+  const test = yield* TestClock.testClock()
+  let offsetMillis = 0
+  const millis = () => test.unsafeCurrentTimeMillis() + offsetMillis
+  const nanos = () => test.unsafeCurrentTimeNanos() + BigInt(offsetMillis) * 1_000_000n
+  const clock: Clock.Clock = {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: millis,
+    currentTimeMillis: Effect.sync(millis),
+    unsafeCurrentTimeNanos: nanos,
+    currentTimeNanos: Effect.sync(nanos),
+    sleep: (duration) => test.sleep(duration)
+  }
+  const jump = (duration: Duration.DurationInput) =>
+    Effect.sync(() => {
+      offsetMillis += Duration.toMillis(duration)
+    })
+  return { clock, jump }
+})
