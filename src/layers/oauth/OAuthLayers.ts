@@ -14,7 +14,9 @@ import { OAuthSettings } from "../../services/OAuthSettings.js"
 import { TokenEndpoint } from "../../services/TokenEndpoint.js"
 import { TokenStore } from "../../services/TokenStore.js"
 import { ClientRegistryLive } from "../ClientRegistryLive.js"
+import { AtlassianProvider } from "../AtlassianProvider.js"
 import { GitHubProvider } from "../GitHubProvider.js"
+import { SalesforceProvider } from "../SalesforceProvider.js"
 import { TokenGeneratorCrypto } from "../TokenGeneratorCrypto.js"
 import { TokenStoreMemory } from "../TokenStoreMemory.js"
 import { AuthorizationFlowLive } from "./AuthorizationFlowLive.js"
@@ -48,26 +50,23 @@ export const IdentityProviderFromConfig = Layer.unwrapEffect(
     const config = yield* AppConfig
     const auth = config.auth
     const key = `projects.${config.site.project}.profiles.${config.profile}.auth`
+    const http = Layer.provide(FetchHttpClient.layer)
     switch (auth.provider) {
       case "github":
-        if (auth.github !== undefined) return GitHubProvider(auth.github).pipe(Layer.provide(FetchHttpClient.layer))
+        if (auth.github !== undefined) return GitHubProvider(auth.github).pipe(http)
         break
       case "atlassian":
+        if (auth.atlassian !== undefined) return AtlassianProvider(auth.atlassian).pipe(http)
+        break
       case "salesforce":
-        return yield* Effect.fail(
-          new ConfigError({
-            file: config.userFile ?? "user config",
-            key: `${key}.provider`,
-            message: `provider ${auth.provider} is not supported by this version yet`,
-            fix: "use provider github or none"
-          })
-        )
+        if (auth.salesforce !== undefined) return SalesforceProvider(auth.salesforce).pipe(http)
+        break
     }
     return yield* Effect.fail(
       new ConfigError({
         file: config.userFile ?? "user config",
         key: `${key}.${auth.provider}`,
-        message: `${ProviderDisplayName[auth.provider as "github"]} OAuth configuration is incomplete`,
+        message: `${auth.provider === "none" ? "OAuth" : ProviderDisplayName[auth.provider]} OAuth configuration is incomplete`,
         fix: `add a ${auth.provider} block with client_id and client_secret`
       })
     )
