@@ -137,7 +137,7 @@ export const makeMcpHttpHandler = (options: McpHttpOptions) =>
 
         if (options.stateless) {
           const server = factory.create()
-          const transport = new StreamableHTTPServerTransport({})
+          const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true })
           yield* Effect.promise(() => server.connect(transport))
           yield* Effect.promise(() => transport.handleRequest(req, res, body))
           yield* responseDone(res)
@@ -174,6 +174,10 @@ export const makeMcpHttpHandler = (options: McpHttpOptions) =>
         }
         const server = factory.create()
         const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+          // Plain JSON answers to POSTs: cheaper than opening an SSE stream per request, and
+          // our handlers send no progress notifications mid-request. Server-initiated messages
+          // still flow over the session's GET stream.
+          enableJsonResponse: true,
           sessionIdGenerator: () => randomUUID(),
           onsessioninitialized: (id) => {
             sessions.set(id, { transport, server, principal: caller?.principal, lastSeen: now })

@@ -55,6 +55,7 @@ import {
   listValue,
   SQLNULL,
   STRUCT,
+  StatementType,
   structValue,
   TIMESTAMPTZ,
   timestampTZValue,
@@ -67,7 +68,7 @@ import type {
   DuckDBType,
   DuckDBValue
 } from "@duckdb/node-api"
-import { Duration, Effect, Layer, Queue } from "effect"
+import { Clock, Duration, Effect, Layer, Option, Queue } from "effect"
 import { mkdir } from "node:fs/promises"
 import { dirname } from "node:path"
 import type { JsonValue, QueryOptions, Row, SqlUser } from "../services/DuckDbSession.js"
@@ -92,6 +93,26 @@ export declare namespace DuckDbSessionNode {
 interface PooledConnection {
   readonly connection: DuckDBConnection
   readonly id: number
+  /** Prepared SELECT statements by SQL text, reused across queries (see `runStatements`). */
+  readonly statements: Map<string, CachedStatement>
+}
+
+interface CachedStatement {
+  readonly prepared: DuckDBPreparedStatement
+  /** The catalog epoch it was prepared in; any later non-SELECT statement makes it stale. */
+  readonly epoch: number
+}
+
+/** Shared by every connection of a session. */
+interface SessionState {
+  /** Connections whose current statement bound a user function (set by the UDF bind callback). */
+  readonly userBound: Set<number>
+  /**
+   * Bumped after every statement that is not a SELECT (DDL, DML, PRAGMA, ...). DuckDB does not
+   * rebind a prepared statement when, say, a view it reads is replaced, so cached statements from
+   * an older epoch are prepared afresh.
+   */
+  epoch: number
 }
 
 /** What the user functions return for the query running on one connection. */
@@ -141,44 +162,63 @@ const makeSession = (options: DuckDbSessionNode.Options) =>
     const all: Array<PooledConnection> = []
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        for (const pooled of all) closeQuietly(() => pooled.connection.closeSync())
+        for (const pooled of all) {
+          for (const cached of pooled.statements.values()) closeQuietly(() => cached.prepared.destroySync())
+          pooled.statements.clear()
+          closeQuietly(() => pooled.connection.closeSync())
+        }
       })
     )
     for (let i = 0; i < poolSize; i++) {
       const connection = yield* attemptPromise(() => instance.connect())
-      const pooled: PooledConnection = { connection, id: connection.clientContext.connectionId }
+      const pooled: PooledConnection = {
+        connection,
+        id: connection.clientContext.connectionId,
+        statements: new Map()
+      }
       all.push(pooled)
       yield* Queue.offer(connections, pooled)
     }
 
     const users = new Map<number, ActiveUser>()
+    const state: SessionState = { userBound: new Set<number>(), epoch: 0 }
     const registrar = all[0]
     if (registrar !== undefined) {
-      yield* attempt(() => registerUserFunctions(registrar.connection, users))
+      yield* attempt(() => registerUserFunctions(registrar.connection, users, state.userBound))
     }
 
+    const timeoutError = (timeoutMs: number) => new SqlTimeout({ timeoutMs })
+
+    /**
+     * Take a pooled connection: at once when one is free (the common case, with no timer at
+     * all); otherwise wait, bounded by the timeout. Gives the connection and the time left.
+     */
+    const acquire = (timeoutMs: number): Effect.Effect<readonly [PooledConnection, number], SqlTimeout> =>
+      Effect.flatMap(Queue.poll(connections), (free) => {
+        if (Option.isSome(free)) return Effect.succeed([free.value, timeoutMs] as const)
+        if (!hasTimeout(timeoutMs)) return Effect.map(Queue.take(connections), (c) => [c, timeoutMs] as const)
+        return Effect.gen(function*() {
+          const start = yield* Clock.currentTimeMillis
+          const pooled = yield* Queue.take(connections).pipe(
+            Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => timeoutError(timeoutMs) })
+          )
+          const waited = (yield* Clock.currentTimeMillis) - start
+          return [pooled, Math.max(1, timeoutMs - waited)] as const
+        })
+      })
+
     const withConnection = <A>(
-      use: (pooled: PooledConnection) => Effect.Effect<A, SqlError>
-    ): Effect.Effect<A, SqlError> =>
+      timeoutMs: number,
+      use: (pooled: PooledConnection, remainingMs: number) => Effect.Effect<A, SqlError | SqlTimeout>
+    ): Effect.Effect<A, SqlError | SqlTimeout> =>
       // Not acquireUseRelease: its acquire is uninterruptible, and waiting for a free connection
       // must be interruptible so that the timeout also bounds the wait.
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(
-          restore(Queue.take(connections)),
-          (pooled) => restore(use(pooled)).pipe(Effect.ensuring(Queue.offer(connections, pooled)))
+          restore(acquire(timeoutMs)),
+          ([pooled, remaining]) => restore(use(pooled, remaining)).pipe(Effect.ensuring(Queue.offer(connections, pooled)))
         )
       )
-
-    const withTimeout = <A>(
-      timeoutMs: number,
-      effect: Effect.Effect<A, SqlError>
-    ): Effect.Effect<A, SqlError | SqlTimeout> =>
-      timeoutMs > 0 && Number.isFinite(timeoutMs)
-        ? Effect.timeoutFail(effect, {
-          duration: Duration.millis(timeoutMs),
-          onTimeout: () => new SqlTimeout({ timeoutMs })
-        })
-        : effect
 
     const query = Effect.fn("DuckDbSession.query")(function*(
       sql: string,
@@ -187,26 +227,20 @@ const makeSession = (options: DuckDbSessionNode.Options) =>
     ) {
       yield* Effect.annotateCurrentSpan({ "db.system": "duckdb", "db.statement": sql })
       const user = activeUser(options)
-      return yield* withTimeout(
-        options?.timeoutMs ?? defaultTimeoutMs,
-        withConnection((pooled) =>
-          Effect.sync(() => user === undefined ? users.delete(pooled.id) : users.set(pooled.id, user)).pipe(
-            Effect.zipRight(runCancellable(pooled.connection, (cancel) =>
-              runStatements(pooled.connection, sql, params ?? {}, cancel)
-            )),
-            Effect.ensuring(Effect.sync(() => users.delete(pooled.id)))
-          )
+      return yield* withConnection(options?.timeoutMs ?? defaultTimeoutMs, (pooled, remainingMs) =>
+        Effect.sync(() => user === undefined ? users.delete(pooled.id) : users.set(pooled.id, user)).pipe(
+          Effect.zipRight(runCancellable(pooled.connection, remainingMs, (cancel) =>
+            runStatements(pooled, state, sql, params ?? {}, cancel)
+          )),
+          Effect.ensuring(Effect.sync(() => users.delete(pooled.id)))
         )
       )
     })
 
     const exec = Effect.fn("DuckDbSession.exec")(function*(sql: string) {
       yield* Effect.annotateCurrentSpan({ "db.system": "duckdb", "db.statement": sql })
-      yield* withTimeout(
-        defaultTimeoutMs,
-        withConnection((pooled) =>
-          runCancellable(pooled.connection, (cancel) => runStatements(pooled.connection, sql, {}, cancel))
-        )
+      yield* withConnection(defaultTimeoutMs, (pooled, remainingMs) =>
+        runCancellable(pooled.connection, remainingMs, (cancel) => runStatements(pooled, state, sql, {}, cancel))
       )
     })
 
@@ -246,13 +280,21 @@ const activeUser = (options: QueryOptions | undefined): ActiveUser | undefined =
  * Registers the four user functions for the whole database. The bind callback runs once per
  * statement on the connection that binds it, so it can pick that connection's current user.
  */
-const registerUserFunctions = (connection: DuckDBConnection, users: ReadonlyMap<number, ActiveUser>): void => {
+const registerUserFunctions = (
+  connection: DuckDBConnection,
+  users: ReadonlyMap<number, ActiveUser>,
+  userBound: Set<number>
+): void => {
   for (const name of userFunctionNames) {
     connection.registerScalarFunction(DuckDBScalarFunction.create({
       name,
       returnType: VARCHAR,
       bindFunction: (bindInfo) => {
-        const user = users.get(bindInfo.clientContext.connectionId)
+        const connectionId = bindInfo.clientContext.connectionId
+        // The value is fixed here, at bind time: a statement that bound a user function must
+        // never be reused for another query (see the statement cache in runStatements).
+        userBound.add(connectionId)
+        const user = users.get(connectionId)
         bindInfo.setBindData({ value: user === undefined ? "" : user[name] })
       },
       mainFunction: (info, input, output) => {
@@ -273,37 +315,92 @@ interface Cancellation {
  * Runs a driver call so that interrupting the fiber interrupts the DuckDB connection and waits
  * for the call to settle: the connection goes back to the pool idle, never mid-query.
  */
+const hasTimeout = (timeoutMs: number): boolean => timeoutMs > 0 && Number.isFinite(timeoutMs)
+
+/**
+ * Runs a driver call so that interrupting the fiber, or the timeout, interrupts the DuckDB
+ * connection and waits for the call to settle: the connection goes back to the pool idle, never
+ * mid-query. The timeout is a plain timer rather than an Effect race: this is the hot path, and
+ * a racing fiber per query cost about as much CPU as a small query itself.
+ */
 const runCancellable = <A>(
   connection: DuckDBConnection,
+  timeoutMs: number,
   run: (cancel: Cancellation) => Promise<A>
-): Effect.Effect<A, SqlError> =>
-  Effect.async<A, SqlError>((resume) => {
+): Effect.Effect<A, SqlError | SqlTimeout> =>
+  Effect.async<A, SqlError | SqlTimeout>((resume) => {
     const cancel: Cancellation = { cancelled: false }
     let settled = false
+    let timedOut = false
+    const timer = hasTimeout(timeoutMs)
+      ? setTimeout(() => {
+        timedOut = true
+        cancel.cancelled = true
+        if (!settled) closeQuietly(() => connection.interrupt())
+      }, timeoutMs)
+      : undefined
     const done = run(cancel).then(
       (value) => {
         settled = true
-        resume(Effect.succeed(value))
+        clearTimeout(timer)
+        resume(timedOut ? Effect.fail(new SqlTimeout({ timeoutMs })) : Effect.succeed(value))
       },
       (error: unknown) => {
         settled = true
-        resume(Effect.fail(toSqlError(error)))
+        clearTimeout(timer)
+        resume(Effect.fail(timedOut ? new SqlTimeout({ timeoutMs }) : toSqlError(error)))
       }
     )
     return Effect.suspend(() => {
+      clearTimeout(timer)
       cancel.cancelled = true
       if (!settled) closeQuietly(() => connection.interrupt())
       return Effect.promise(() => done)
     })
   })
 
-/** Runs every statement of `sql` in order; returns the rows of the last one. */
+/** Prepared statements kept per connection; the least recently used beyond this are destroyed. */
+const STATEMENT_CACHE_SIZE = 64
+
+/**
+ * Runs every statement of `sql` in order; returns the rows of the last one.
+ *
+ * A single statement is prepared once per connection and reused (parsing and planning cost as
+ * much as running a small query), unless preparing it bound a user function: those values are
+ * fixed at bind time, so such statements are prepared afresh for every query. DuckDB rebinds a
+ * reused statement by itself when the catalog changed since it was prepared.
+ */
 const runStatements = async (
-  connection: DuckDBConnection,
+  pooled: PooledConnection,
+  state: SessionState,
   sql: string,
   params: Readonly<Record<string, unknown>>,
   cancel: Cancellation
 ): Promise<ReadonlyArray<Row>> => {
+  const connection = pooled.connection
+  const userBound = state.userBound
+  const cached = pooled.statements.get(sql)
+  if (cached !== undefined) {
+    pooled.statements.delete(sql)
+    if (cached.epoch !== state.epoch) {
+      closeQuietly(() => cached.prepared.destroySync())
+    } else {
+      // Most recently used last.
+      pooled.statements.set(sql, cached)
+      userBound.delete(pooled.id)
+      try {
+        bindParameters(cached.prepared, params)
+        if (cancel.cancelled) throw new Error("Interrupted")
+        return rowsFromReader(await cached.prepared.runAndReadAll())
+      } finally {
+        // Rebound by DuckDB, and now calling a user function: stop reusing it.
+        if (userBound.has(pooled.id) && pooled.statements.get(sql) === cached) {
+          pooled.statements.delete(sql)
+          closeQuietly(() => cached.prepared.destroySync())
+        }
+      }
+    }
+  }
   const extracted = await connection.extractStatements(sql).catch((error: unknown) => {
     // The driver reports "no statement at all" (empty text, only comments) as a bare
     // "Error in native callback"; a parse error carries DuckDB's message behind a prefix.
@@ -312,6 +409,31 @@ const runStatements = async (
     throw error
   })
   if (extracted === undefined) return []
+  if (extracted.count === 1) {
+    userBound.delete(pooled.id)
+    const epoch = state.epoch
+    const prepared = await extracted.prepare(0)
+    const isSelect = prepared.statementType === StatementType.SELECT
+    const reusable = isSelect && !userBound.has(pooled.id)
+    if (reusable) {
+      pooled.statements.set(sql, { prepared, epoch })
+      if (pooled.statements.size > STATEMENT_CACHE_SIZE) {
+        const [oldestSql, oldest] = pooled.statements.entries().next().value ?? []
+        if (oldestSql !== undefined && oldest !== undefined) {
+          pooled.statements.delete(oldestSql)
+          closeQuietly(() => oldest.prepared.destroySync())
+        }
+      }
+    }
+    try {
+      bindParameters(prepared, params)
+      if (cancel.cancelled) throw new Error("Interrupted")
+      return rowsFromReader(await prepared.runAndReadAll())
+    } finally {
+      if (!isSelect) state.epoch++
+      if (!reusable) prepared.destroySync()
+    }
+  }
   let rows: ReadonlyArray<Row> = []
   for (let index = 0; index < extracted.count; index++) {
     if (cancel.cancelled) throw new Error("Interrupted")
@@ -322,6 +444,7 @@ const runStatements = async (
       const reader = await prepared.runAndReadAll()
       if (index === extracted.count - 1) rows = rowsFromReader(reader)
     } finally {
+      if (prepared.statementType !== StatementType.SELECT) state.epoch++
       prepared.destroySync()
     }
   }
