@@ -23,6 +23,7 @@ import { parseArgs } from "node:util"
 import { DuckDBInstance } from "@duckdb/node-api"
 import { type ErrorTally, machineCpuMs, type PhaseResult, percentile, runPhase } from "./load.js"
 import { type ExpectedProduct, McpConnection } from "./mcp-client.js"
+import { mxcpAuthTarget } from "./auth-target.js"
 import { baselineTarget, mxcpTarget, type RunningTarget, type Target } from "./targets.js"
 
 const GOAL_RATIO = 1.5
@@ -78,13 +79,14 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
 // Targets: add a variant of our server (e.g. authenticated) as one more `mxcpTarget(...)` entry.
 
 const BASELINE_NAME = "sdk-stateless"
+const AUTH_NAME = "mxcp-auth"
+/** Token validation may cost at most 10%: authenticated / unauthenticated req/s. */
+const AUTH_GOAL_RATIO = 0.9
 
 const buildTargets = (cpus: string | undefined): ReadonlyArray<Target> => [
   mxcpTarget({ name: "mxcp", mainJs: MAIN_JS, projectDir: PROJECT_DIR, cpus }),
-  // mxcpTarget({
-  //   name: "mxcp+auth", mainJs: MAIN_JS, projectDir: PROJECT_DIR, cpus,
-  //   args: ["--some-auth-flag", "..."], env: { ... }, headers: { authorization: `Bearer ${token}` }
-  // }),
+  // The same server with OAuth on (fake GitHub on loopback) and a bearer token on every request.
+  mxcpAuthTarget({ name: AUTH_NAME, mainJs: MAIN_JS, projectDir: PROJECT_DIR, cpus }),
   baselineTarget({ name: BASELINE_NAME, script: join(BENCH_DIR, "baseline-server.ts"), setupSql: SETUP_SQL, cwd: ROOT, cpus })
 ]
 
@@ -255,11 +257,19 @@ const printVerdict = (totals: ReadonlyMap<string, Totals>): void => {
   }
   console.log("")
   for (const [name, t] of totals) {
-    if (name === BASELINE_NAME) continue
+    if (name === BASELINE_NAME || name === AUTH_NAME) continue
     const ratio = reqPerSec(t) / reqPerSec(baseline)
     const clean = errorCount(t.errors) === 0 && errorCount(baseline.errors) === 0
     const verdict = !clean ? "FAIL (errors during the run)" : ratio >= GOAL_RATIO ? "PASS" : "FAIL"
     console.log(`${name} / ${BASELINE_NAME} req/s: ${ratio.toFixed(2)}x (goal >= ${GOAL_RATIO}x): ${verdict}`)
+  }
+  const plain = totals.get("mxcp")
+  const auth = totals.get(AUTH_NAME)
+  if (plain !== undefined && auth !== undefined && reqPerSec(plain) > 0) {
+    const ratio = reqPerSec(auth) / reqPerSec(plain)
+    const clean = errorCount(auth.errors) === 0 && errorCount(plain.errors) === 0
+    const verdict = !clean ? "FAIL (errors during the run)" : ratio >= AUTH_GOAL_RATIO ? "PASS" : "FAIL"
+    console.log(`${AUTH_NAME} / mxcp req/s: ${ratio.toFixed(2)}x (goal >= ${AUTH_GOAL_RATIO}x): ${verdict}`)
   }
 }
 

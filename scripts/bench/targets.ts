@@ -130,6 +130,9 @@ export interface MxcpTargetOptions {
   readonly cpus?: string | undefined
 }
 
+const nodeFlags = (): ReadonlyArray<string> =>
+  (process.env["BENCH_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "")
+
 /** Our server: `node dist/main.js serve --port 0` in a temp copy of the project. */
 export const mxcpTarget = (opts: MxcpTargetOptions): Target => ({
   name: opts.name,
@@ -139,7 +142,8 @@ export const mxcpTarget = (opts: MxcpTargetOptions): Target => ({
     const home = mkdtempSync(join(tmpdir(), "mxcp-bench-home-"))
     const running = await spawnServer({
       label: opts.name,
-      args: [opts.mainJs, "serve", "--port", "0", ...(opts.args ?? [])],
+      // BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles our server under load.
+      args: [...nodeFlags(), opts.mainJs, "serve", "--port", "0", ...(opts.args ?? [])],
       cwd: project,
       env: isolatedEnv(home, opts.env ?? {}),
       cpus: opts.cpus,
