@@ -8,7 +8,8 @@
  *   shadow one, and `register` never hands out an id that a config client (or a stored client)
  *   already uses. When two config entries share an id, the first wins.
  * - Dynamic clients live behind `DynamicClientStore`, a four-method seam: `DynamicClientStoreMemory`
- *   now, a SQLite store later, with `makeClientRegistry` unchanged.
+ *   (the default of `ClientRegistryLive`) or `DynamicClientStoreSqlite` with `auth.persistence`,
+ *   chosen through `ClientRegistryWithStore`, with `makeClientRegistry` unchanged.
  * - `register`: id from `TokenGenerator.id`; a secret from `TokenGenerator.token` unless the method
  *   is `none`. Only the secret's hash is stored; the plaintext is returned once in
  *   `Registration.clientSecret`. A client without `client_name` is named after its id.
@@ -172,11 +173,19 @@ export const makeClientRegistry = Effect.fn("ClientRegistry.make")(function*(
   return ClientRegistry.of({ find, register, configScopes })
 })
 
-export const ClientRegistryLive = (options: ClientRegistryOptions): Layer.Layer<ClientRegistry, never, TokenGenerator> =>
+/** The registry over a given dynamic-client store (built with the layer, e.g. one that needs a database). */
+export const ClientRegistryWithStore = <E, R>(
+  options: ClientRegistryOptions,
+  store: Effect.Effect<DynamicClientStore, E, R>
+): Layer.Layer<ClientRegistry, E, TokenGenerator | R> =>
   Layer.effect(
     ClientRegistry,
     Effect.gen(function*() {
-      const dynamic = yield* DynamicClientStoreMemory
+      const dynamic = yield* store
       return yield* makeClientRegistry(options, dynamic)
     })
   )
+
+/** The registry with dynamic clients in memory. */
+export const ClientRegistryLive = (options: ClientRegistryOptions): Layer.Layer<ClientRegistry, never, TokenGenerator> =>
+  ClientRegistryWithStore(options, DynamicClientStoreMemory)

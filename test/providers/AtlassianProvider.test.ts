@@ -9,7 +9,7 @@ import {
   AtlassianProviderNode,
   atlassianAccessibleResourcesUrl,
   atlassianUsername
-} from "../../src/layers/AtlassianProvider.js"
+} from "../../src/layers/providers/AtlassianProvider.js"
 import { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "../../src/services/IdentityProvider.js"
 import {
   type FakeAtlassian,

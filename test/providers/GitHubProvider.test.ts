@@ -5,7 +5,7 @@ import { Context, Effect, Layer, Logger, LogLevel, Redacted, TestClock } from "e
 import type { GitHubConfig } from "../../src/domain/config/UserConfig.js"
 import type { UpstreamTokens } from "../../src/domain/oauth/Identity.js"
 import { challengeFromVerifier } from "../../src/domain/oauth/Pkce.js"
-import { GitHubProviderNode, pickGitHubEmail } from "../../src/layers/GitHubProvider.js"
+import { GitHubProviderNode, pickGitHubEmail } from "../../src/layers/providers/GitHubProvider.js"
 import { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "../../src/services/IdentityProvider.js"
 import { type FakeGitHub, type FakeGitHubOptions, scopedFakeGitHub } from "../support/fakes/FakeGitHub.js"
 

@@ -1,12 +1,15 @@
+import { join } from "node:path"
 import { HttpServer } from "@effect/platform"
 import { Clock, Duration, Effect, Layer, TestClock } from "effect"
 import { AppConfigFromValues } from "../../src/layers/AppConfigLive.js"
 import { HttpServerLive } from "../../src/layers/ServerLayers.js"
-import type { FakeGitHub } from "./fakes/FakeGitHub.js"
-import { CONFIG_CLIENT, writeProjectFiles } from "./OAuthHarness.js"
+import { type FakeApp, type FakeProviderName, fakeProviderBlock } from "./fakes/FakeProviders.js"
+import { CONFIG_CLIENT, persistenceFromEnv, writeProjectFiles } from "./OAuthHarness.js"
 import { copyExample } from "./Project.js"
 
 export interface InProcessOptions {
+  /** The upstream provider `fake` stands for. Default `github`. */
+  readonly provider?: FakeProviderName
   /** Extra keys merged into the `auth:` block. */
   readonly auth?: Record<string, unknown>
   /** Extra keys merged into `transport.http`. */
@@ -16,18 +19,29 @@ export interface InProcessOptions {
   readonly files?: Readonly<Record<string, string>>
   /** More pre-registered clients (config `clients:` entries) after the config client. */
   readonly extraClients?: ReadonlyArray<Record<string, unknown>>
+  /**
+   * `auth.persistence` in SQLite at `<project>/state/oauth.db` (`true`), with extra keys (an
+   * object), or off (`false`). Default: on when `MXCP_TEST_PERSISTENCE=sqlite` and `auth` does
+   * not set `persistence` itself.
+   */
+  readonly persistence?: boolean | Record<string, unknown>
 }
 
 /**
  * The whole server built in this process from config values: the test's Effect services
  * (notably TestClock) reach every handler, so tests can move time to expire codes and tokens.
- * Same auth setup as `startAuthServer`: GitHub against `fake`, plus the config client.
+ * Same auth setup as `startAuthServer`: `options.provider` (default GitHub) against `fake`, plus
+ * the config client.
  */
-export const inProcessServer = (fake: FakeGitHub, options: InProcessOptions = {}) =>
+export const inProcessServer = (fake: FakeApp, options: InProcessOptions = {}) =>
   Effect.gen(function* () {
     const project = copyExample()
     yield* Effect.addFinalizer(() => Effect.sync(project.cleanup))
     writeProjectFiles(project.dir, options.files)
+    const persistence = options.persistence ?? (persistenceFromEnv() && options.auth?.["persistence"] === undefined)
+    const persistenceBlock = persistence === false
+      ? {}
+      : { persistence: { path: join(project.dir, "state", "oauth.db"), ...(persistence === true ? {} : persistence) } }
     const config = AppConfigFromValues({
       projectRoot: project.dir,
       site: {
@@ -45,8 +59,8 @@ export const inProcessServer = (fake: FakeGitHub, options: InProcessOptions = {}
             profiles: {
               default: {
                 auth: {
-                  provider: "github",
-                  github: { client_id: fake.clientId, client_secret: fake.clientSecret, ...fake.config, timeout: 3 },
+                  provider: options.provider ?? "github",
+                  [options.provider ?? "github"]: fakeProviderBlock(fake),
                   clients: [
                     {
                       client_id: CONFIG_CLIENT.id,
@@ -57,6 +71,7 @@ export const inProcessServer = (fake: FakeGitHub, options: InProcessOptions = {}
                     },
                     ...(options.extraClients ?? [])
                   ],
+                  ...persistenceBlock,
                   ...options.auth
                 }
               }

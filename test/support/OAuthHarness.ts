@@ -6,12 +6,20 @@ import type {
   OAuthClientMetadata,
   OAuthTokens
 } from "@modelcontextprotocol/sdk/shared/auth.js"
-import { type FakeGitHubOptions, type RunningFakeGitHub, startFakeGitHub } from "./fakes/FakeGitHub.js"
+import {
+  type FakeProviderName,
+  type FakeProviderOptions,
+  fakeProviderBlock,
+  type RunningFakeProvider,
+  startFakeProvider
+} from "./fakes/FakeProviders.js"
 import { copyExample } from "./Project.js"
 import { type RunningServer, startServer } from "./ServerProcess.js"
 
-export interface AuthServerOptions {
-  readonly fake?: FakeGitHubOptions
+export interface AuthServerOptions<P extends FakeProviderName = "github"> {
+  /** The upstream provider, served by its fake. Default `github`. */
+  readonly provider?: P
+  readonly fake?: FakeProviderOptions[P]
   /** Extra YAML lines under `auth:` (indented by the caller with 10 spaces). */
   readonly authYaml?: string
   /** YAML for the top-level `transport:` block (e.g. a base_url), without the key itself. */
@@ -20,16 +28,49 @@ export interface AuthServerOptions {
   readonly env?: Readonly<Record<string, string>>
   /** Extra files written into the project copy before the server starts (path relative to it). */
   readonly files?: Readonly<Record<string, string>>
+  /**
+   * `auth.persistence` in SQLite at `<project>/state/oauth.db`. Default: on when the environment
+   * has `MXCP_TEST_PERSISTENCE=sqlite` (to run a whole suite against the SQLite store) and
+   * `authYaml` does not configure persistence itself.
+   */
+  readonly persistence?: boolean
 }
 
-export interface AuthServer {
+/** Options of `AuthServer.restart`. */
+export interface RestartOptions {
+  /** Replace the `authYaml` lines of the config before starting again. */
+  readonly authYaml?: string
+  /** Stop the running process with this signal (default SIGTERM; SIGKILL for crash tests). */
+  readonly signal?: NodeJS.Signals
+  /** Listen on a new port instead of the previous one (default: same port, same URL). */
+  readonly newPort?: boolean
+}
+
+export interface AuthServer<P extends FakeProviderName = "github"> {
   readonly server: RunningServer
-  readonly fake: RunningFakeGitHub
+  readonly fake: RunningFakeProvider[P]
   readonly url: string
   readonly projectDir: string
   readonly configPath: string
+  /** The SQLite file when persistence is on. */
+  readonly persistencePath: string | undefined
+  /** Stop the server process, the fake and remove the project copy (once, whichever handle). */
   readonly stop: () => Promise<void>
+  /**
+   * Stop this server process and start a new one on the same project, config (optionally with
+   * new `authYaml`), fake GitHub and port (so browsers keep their cookies and pending upstream
+   * redirects still arrive). Use the returned handle from then on.
+   */
+  readonly restart: (options?: RestartOptions) => Promise<AuthServer<P>>
+  /**
+   * Another server process on the same config (so the same persistence file and fake), on its
+   * own copy of the project (DuckDB files are per process). Stopped with the returned `stop`.
+   */
+  readonly startPeer: () => Promise<RunningServer>
 }
+
+/** `MXCP_TEST_PERSISTENCE=sqlite`: harness servers keep their OAuth state in SQLite. */
+export const persistenceFromEnv = (): boolean => process.env["MXCP_TEST_PERSISTENCE"] === "sqlite"
 
 /** A pre-registered confidential client that every harness config carries. */
 export const CONFIG_CLIENT = {
@@ -68,53 +109,88 @@ export const writeProjectFiles = (dir: string, files: Readonly<Record<string, st
   }
 }
 
-/** The example project served with `provider: github` against a fake GitHub on loopback. */
-export const startAuthServer = async (options: AuthServerOptions = {}): Promise<AuthServer> => {
-  const fake = await startFakeGitHub(options.fake ?? {})
+/**
+ * The example project served with `provider: <provider>` (default github) against that provider's
+ * fake on loopback. The client secret reaches the config as `${FAKE_<PROVIDER>_SECRET}`.
+ */
+export const startAuthServer = async <P extends FakeProviderName = "github">(
+  options: AuthServerOptions<P> = {}
+): Promise<AuthServer<P>> => {
+  const provider: FakeProviderName = options.provider ?? "github"
+  const fake = await startFakeProvider<P>(provider as P, options.fake ?? {})
+  const secretVar = `FAKE_${provider.toUpperCase()}_SECRET`
+  const providerYaml = Object.entries(fakeProviderBlock(fake, `\${${secretVar}}`))
+    .map(([key, value]) => `            ${key}: ${value}\n`)
+    .join("")
   const project = copyExample()
   writeProjectFiles(project.dir, options.files)
   const configPath = join(project.dir, "mxcp-user-config.yml")
-  writeFileSync(
-    configPath,
-    `mxcp: 1
+  const persistence = options.persistence ?? (persistenceFromEnv() && !(options.authYaml ?? "").includes("persistence:"))
+  const persistencePath = persistence ? join(project.dir, "state", "oauth.db") : undefined
+  const persistenceYaml = persistencePath === undefined ? "" : `          persistence:\n            path: ${persistencePath}\n`
+  const writeConfig = (authYaml: string | undefined) =>
+    writeFileSync(
+      configPath,
+      `mxcp: 1
 ${options.transportYaml === undefined ? "" : `transport:\n${options.transportYaml}\n`}projects:
   quickstart:
     profiles:
       default:
         auth:
-          provider: github
-          github:
-            client_id: ${fake.clientId}
-            client_secret: \${FAKE_GITHUB_SECRET}
-            auth_url: ${fake.config.auth_url}
-            token_url: ${fake.config.token_url}
-            api_url: ${fake.config.api_url}
-            timeout: 3
-          clients:
+          provider: ${provider}
+          ${provider}:
+${providerYaml}          clients:
             - client_id: ${CONFIG_CLIENT.id}
               client_secret: ${CONFIG_CLIENT.secret}
               name: Config Client
               redirect_uris: ["${CONFIG_CLIENT.redirectUri}"]
               grant_types: [authorization_code, refresh_token]
-${options.authYaml ?? ""}
-`
-  )
-  const server = await startServer(project.dir, ["--config", configPath, ...(options.args ?? [])], {
-    FAKE_GITHUB_SECRET: fake.clientSecret,
-    ...options.env
-  })
-  return {
+${authYaml ?? ""}
+${persistenceYaml}`
+    )
+  writeConfig(options.authYaml)
+  const args = ["--config", configPath, ...(options.args ?? [])]
+  const env = { [secretVar]: fake.clientSecret, ...options.env }
+  const peers: Array<{ server: RunningServer; cleanup: () => void }> = []
+  let current = await startServer(project.dir, args, env)
+  let stopped = false
+  const stop = async () => {
+    if (stopped) return
+    stopped = true
+    await current.stop()
+    for (const peer of peers.splice(0)) {
+      await peer.server.stop()
+      peer.cleanup()
+    }
+    await fake.stop()
+    project.cleanup()
+  }
+  const handle = (server: RunningServer): AuthServer<P> => ({
     server,
     fake,
     url: server.url,
     projectDir: project.dir,
     configPath,
-    stop: async () => {
-      await server.stop()
-      await fake.stop()
-      project.cleanup()
+    persistencePath,
+    stop,
+    restart: async (restartOptions = {}) => {
+      await server.stop(restartOptions.signal)
+      if (restartOptions.authYaml !== undefined) writeConfig(restartOptions.authYaml)
+      const port = restartOptions.newPort === true ? 0 : Number(new URL(server.url).port)
+      current = await startServer(project.dir, args, env, { port })
+      return handle(current)
+    },
+    startPeer: async () => {
+      const copy = copyExample()
+      const peer = await startServer(copy.dir, args, env).catch((e: unknown) => {
+        copy.cleanup()
+        throw e
+      })
+      peers.push({ server: peer, cleanup: copy.cleanup })
+      return peer
     }
-  }
+  })
+  return handle(current)
 }
 
 /**

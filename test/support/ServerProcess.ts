@@ -21,16 +21,18 @@ export interface RunningServer {
 }
 
 /**
- * Start `node dist/main.js serve --port 0` in `cwd` and wait for its "listening on" log line
- * (which carries the real port). Fails if the process exits first or takes over 20 s.
+ * Start `node dist/main.js serve --port 0` (or `--port <options.port>`) in `cwd` and wait for its
+ * "listening on" log line (which carries the real port). Fails if the process exits first or
+ * takes over 20 s.
  */
 export const startServer = (
   cwd: string,
   args: ReadonlyArray<string> = [],
-  env: Readonly<Record<string, string>> = {}
+  env: Readonly<Record<string, string>> = {},
+  options: { readonly port?: number } = {}
 ): Promise<RunningServer> =>
   new Promise((resolvePromise, reject) => {
-    const proc = spawn(process.execPath, [mainJs, "serve", "--port", "0", ...args], {
+    const proc = spawn(process.execPath, [mainJs, "serve", "--port", String(options.port ?? 0), ...args], {
       cwd,
       env: isolatedEnv(env),
       stdio: ["ignore", "pipe", "pipe"]

@@ -149,12 +149,17 @@ export type ClientConfig = typeof ClientConfig.Type
 
 export const DefaultPersistencePath = "~/.mxcp/oauth.db"
 
+/** Seconds between sweeps of expired OAuth state when `persistence.sweep_interval` is not set. */
+export const DefaultSweepInterval = 60
+
 /** OAuth state in SQLite. The loader expands a leading `~` in `path`. */
 export const PersistenceConfig = Schema.Struct({
   type: withDefault(Schema.Literal("sqlite"), "sqlite" as const),
   path: withDefault(NonEmpty, DefaultPersistencePath),
   /** Key for upstream tokens at rest; when absent one is generated into `<path>.key`. */
-  encryption_key: Schema.optionalWith(EncryptionKey, { exact: true, nullable: true })
+  encryption_key: Schema.optionalWith(EncryptionKey, { exact: true, nullable: true }),
+  /** Seconds between sweeps of expired codes, tokens and pending flows (default `DefaultSweepInterval`). */
+  sweep_interval: Schema.optionalWith(Seconds, { exact: true, nullable: true })
 })
 export type PersistenceConfig = typeof PersistenceConfig.Type
 

@@ -1,7 +1,7 @@
 import { FetchHttpClient } from "@effect/platform"
 import { Clock, Duration, Effect, Layer, Schedule } from "effect"
 import { ConfigError } from "../../domain/ConfigError.js"
-import { ProviderDisplayName } from "../../domain/config/UserConfig.js"
+import { DefaultSweepInterval, ProviderDisplayName } from "../../domain/config/UserConfig.js"
 import { scopesSupported } from "../../domain/oauth/Scopes.js"
 import { makeOAuthRoutes } from "../../http/OAuthRoutes.js"
 import { AppConfig } from "../../services/AppConfig.js"
@@ -13,18 +13,21 @@ import { OAuthHttp } from "../../services/OAuthHttp.js"
 import { OAuthSettings } from "../../services/OAuthSettings.js"
 import { TokenEndpoint } from "../../services/TokenEndpoint.js"
 import { TokenStore } from "../../services/TokenStore.js"
-import { ClientRegistryLive } from "../ClientRegistryLive.js"
-import { AtlassianProvider } from "../AtlassianProvider.js"
-import { GitHubProvider } from "../GitHubProvider.js"
-import { SalesforceProvider } from "../SalesforceProvider.js"
+import { ClientRegistryLive, ClientRegistryWithStore } from "../ClientRegistryLive.js"
+import { DynamicClientStoreSqlite } from "../DynamicClientStoreSqlite.js"
+import { OAuthDatabaseSqlite } from "../persistence/OAuthDatabase.js"
+import { AtlassianProvider } from "../providers/AtlassianProvider.js"
+import { GitHubProvider } from "../providers/GitHubProvider.js"
+import { SalesforceProvider } from "../providers/SalesforceProvider.js"
 import { TokenGeneratorCrypto } from "../TokenGeneratorCrypto.js"
 import { TokenStoreMemory } from "../TokenStoreMemory.js"
+import { TokenStoreSqlite } from "../TokenStoreSqlite.js"
 import { AuthorizationFlowLive } from "./AuthorizationFlowLive.js"
 import { BearerAuthLive } from "./BearerAuthLive.js"
 import { TokenEndpointLive } from "./TokenEndpointLive.js"
 
-/** How often expired codes, tokens and pending requests are swept from the store. */
-export const SWEEP_INTERVAL = Duration.minutes(1)
+/** How often expired codes, tokens and pending requests are swept (`auth.persistence.sweep_interval`). */
+export const SWEEP_INTERVAL = Duration.seconds(DefaultSweepInterval)
 
 /** OAuthSettings from the auth section of the user config. */
 export const OAuthSettingsFromConfig = Layer.effect(
@@ -73,20 +76,42 @@ export const IdentityProviderFromConfig = Layer.unwrapEffect(
   })
 )
 
-/** The token store: in memory (persistence comes with `auth.persistence`). */
-export const TokenStoreFromConfig = TokenStoreMemory
+/**
+ * The SQLite database of `auth.persistence`, opened once per server and shared by the token store
+ * and the client registry (one layer value, so the build memoizes it).
+ */
+export const OAuthDatabaseFromConfig = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) => {
+    const persistence = config.auth.persistence
+    return persistence === undefined
+      ? Layer.fail(
+        new ConfigError({ file: config.userFile ?? "user config", key: "auth.persistence", message: "not configured", fix: "" })
+      )
+      : OAuthDatabaseSqlite({ path: persistence.path, encryptionKey: persistence.encryption_key })
+  })
+)
+
+/** The token store: in SQLite with `auth.persistence`, else in memory (lost on restart). */
+export const TokenStoreFromConfig = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) =>
+    config.auth.persistence === undefined ? TokenStoreMemory : TokenStoreSqlite.pipe(Layer.provide(OAuthDatabaseFromConfig))
+  )
+)
 
 /** The authorization server's services, from config. */
 export const OAuthServerFromConfig = Layer.mergeAll(AuthorizationFlowLive, TokenEndpointLive, BearerAuthLive).pipe(
   Layer.provideMerge(
     Layer.unwrapEffect(
-      Effect.map(AppConfig, (config) =>
-        ClientRegistryLive({
+      Effect.map(AppConfig, (config) => {
+        const options = {
           clients: config.auth.clients,
           maxDynamicClients: config.auth.registration.max_clients,
           unusedClientTtlMs: config.auth.registration.unused_client_ttl * 1000
-        })
-      )
+        }
+        return config.auth.persistence === undefined
+          ? ClientRegistryLive(options)
+          : ClientRegistryWithStore(options, DynamicClientStoreSqlite).pipe(Layer.provide(OAuthDatabaseFromConfig))
+      })
     )
   ),
   Layer.provideMerge(Layer.mergeAll(TokenStoreFromConfig, IdentityProviderFromConfig, TokenGeneratorCrypto, OAuthSettingsFromConfig))
@@ -99,15 +124,15 @@ const OAuthHttpOn = Layer.scoped(
       AppConfig | AuthorizationFlow | TokenEndpoint | BearerAuth | ClientRegistry | OAuthSettings | IdentityProvider
     >()
     const store = yield* TokenStore
+    const { persistence, registration } = (yield* AppConfig).auth
     yield* Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       yield* store.sweep(now)
     }).pipe(
       Effect.catchAll((e) => Effect.logWarning(`Token store sweep failed: ${e.message}`)),
-      Effect.repeat(Schedule.spaced(SWEEP_INTERVAL)),
+      Effect.repeat(Schedule.spaced(Duration.seconds(persistence?.sweep_interval ?? DefaultSweepInterval))),
       Effect.forkScoped
     )
-    const { registration } = (yield* AppConfig).auth
     return OAuthHttp.of({
       routes: (options) =>
         makeOAuthRoutes({

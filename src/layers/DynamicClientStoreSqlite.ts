@@ -1,0 +1,67 @@
+/**
+ * `DynamicClientStore` in SQLite: clients registered through /register (RFC 7591) survive
+ * restarts. Config clients are never stored (they come from the config at every start, so a
+ * client removed from the config is gone).
+ *
+ * Decisions:
+ * - Only the SHA-256 of a client secret is stored (the registry hashes it before `put`); every row
+ *   carries a MAC, so an edited row (say, an added redirect URI) is treated as unknown: the MCP
+ *   client registers again. Rows written under another key are unknown the same way.
+ * - Usage tracking: a client with a live (unrevoked) grant is in use and never evicted by
+ *   `deleteOldestUnused`; among the others, the oldest goes first.
+ */
+import { Effect, Option } from "effect"
+import type { OAuthClient } from "../domain/oauth/Records.js"
+import type { DynamicClientStore } from "./ClientRegistryLive.js"
+import { OAuthDatabase } from "./persistence/OAuthDatabase.js"
+import { type ClientRow, decodeClient, encodeClient } from "./persistence/Rows.js"
+import { toStoreError } from "./TokenStoreSqlite.js"
+
+export const DynamicClientStoreSqlite: Effect.Effect<DynamicClientStore, never, OAuthDatabase> = Effect.gen(function* () {
+  const { box, sql } = yield* OAuthDatabase
+
+  const get = Effect.fn("DynamicClientStoreSqlite.get")(
+    function* (clientId: string) {
+      const rows = yield* sql<ClientRow>`SELECT * FROM dynamic_clients WHERE client_id = ${clientId}`
+      const row = rows[0]
+      if (row === undefined) return Option.none<OAuthClient>()
+      const client = decodeClient(box, row)
+      if (client === undefined) {
+        yield* Effect.logWarning("A stored client could not be verified (tampered, or written under another key); ignored").pipe(
+          Effect.annotateLogs({ client_id: clientId })
+        )
+        return Option.none<OAuthClient>()
+      }
+      return Option.some(client)
+    },
+    Effect.mapError(toStoreError("getClient"))
+  )
+
+  const put = Effect.fn("DynamicClientStoreSqlite.put")(
+    function* (client: OAuthClient) {
+      yield* sql`INSERT OR REPLACE INTO dynamic_clients ${sql.insert({ ...encodeClient(box, client) })}`
+    },
+    Effect.mapError(toStoreError("putClient"))
+  )
+
+  const count = sql<{ n: number }>`SELECT count(*) AS n FROM dynamic_clients`.pipe(
+    Effect.map((rows) => rows[0]?.n ?? 0),
+    Effect.mapError(toStoreError("countClients")),
+    Effect.withSpan("DynamicClientStoreSqlite.count")
+  )
+
+  const deleteOldestUnused = Effect.fn("DynamicClientStoreSqlite.deleteOldestUnused")(
+    function* (createdBefore: number) {
+      const deleted = yield* sql`DELETE FROM dynamic_clients WHERE client_id = (
+        SELECT c.client_id FROM dynamic_clients c
+        WHERE c.created_at <= ${createdBefore}
+          AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.client_id AND g.revoked = 0)
+        ORDER BY c.created_at, c.rowid LIMIT 1
+      ) RETURNING 1`
+      return deleted.length > 0
+    },
+    Effect.mapError(toStoreError("deleteOldestUnused"))
+  )
+
+  return { get, put, count, deleteOldestUnused }
+})
