@@ -61,8 +61,9 @@ describe("restart with auth.persistence (SQLite)", () => {
     // The registered client is still known: it finished a login above and can start new ones.
     await stopAtConsent(auth.url, dcr)
 
-    // The removed config client is unknown: its credentials are refused at /token, /authorize
-    // does not know it, and its refresh token is useless.
+    // The removed config client is unknown: its access token is refused at /mcp, its
+    // credentials are refused at /token, /authorize does not know it, and its refresh token is useless.
+    expect((await mcpStatus(auth.url, goneSession.access_token)).status).toBe(401)
     const refused = await refresh(auth.url, goneSession.refresh_token, { client: GONE_CLIENT })
     expect(refused.status).toBe(401)
     expect(refused.body["error"]).toBe("invalid_client")

@@ -6,6 +6,7 @@ import { formatScopes, missingScopes } from "../../domain/oauth/Scopes.js"
 import { isBase64Url32, sha256Hex } from "../../domain/oauth/Tokens.js"
 import type { UpstreamTokens } from "../../domain/oauth/Identity.js"
 import { type Authenticated, BearerAuth, type NoToken } from "../../services/BearerAuth.js"
+import { ClientRegistry } from "../../services/ClientRegistry.js"
 import { IdentityProvider } from "../../services/IdentityProvider.js"
 import { OAuthSettings } from "../../services/OAuthSettings.js"
 import { TokenStore } from "../../services/TokenStore.js"
@@ -17,6 +18,7 @@ const invalid = (description: string) => new InvalidToken({ description })
 
 export const makeBearerAuth = Effect.gen(function* () {
   const store = yield* TokenStore
+  const clients = yield* ClientRegistry
   const provider = yield* IdentityProvider
   const settings = yield* OAuthSettings
   /** One upstream refresh per grant at a time; concurrent requests wait for it (E43). */
@@ -102,6 +104,10 @@ export const makeBearerAuth = Effect.gen(function* () {
       }
       const grant = yield* store.getGrant(rec.grantId)
       if (Option.isNone(grant) || grant.value.revoked) return yield* Effect.fail(invalid("The session has ended"))
+      // A client removed from the config (or evicted) is locked out at once, tokens included.
+      if (Option.isNone(yield* clients.find(rec.clientId))) {
+        return yield* Effect.fail(invalid("The client this token was issued to is no longer registered"))
+      }
       return { rec, grant: grant.value }
     })
     const { rec, grant } = yield* lookup.pipe(
@@ -144,7 +150,11 @@ export const makeBearerAuth = Effect.gen(function* () {
   return BearerAuth.of({ authenticate })
 })
 
-export const BearerAuthLive: Layer.Layer<BearerAuth, never, TokenStore | IdentityProvider | OAuthSettings> = Layer.effect(
+export const BearerAuthLive: Layer.Layer<
+  BearerAuth,
+  never,
+  TokenStore | IdentityProvider | OAuthSettings | ClientRegistry
+> = Layer.effect(
   BearerAuth,
   makeBearerAuth
 )
