@@ -1,11 +1,30 @@
 import { defineConfig } from "vitest/config"
 
+/**
+ * Two projects in one run (one JSON report): every test against the default layers, and the
+ * whole OAuth suite a second time with the harness servers keeping their OAuth state in SQLite
+ * (`MXCP_TEST_PERSISTENCE=sqlite`), so both token stores pass the same end-to-end tests.
+ * Run one of them with `npx vitest run --project default` (or `--project oauth-sqlite`).
+ */
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
-    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]]
+    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
+    projects: [
+      {
+        extends: true,
+        test: { name: "default", include: ["test/**/*.test.ts"] }
+      },
+      {
+        extends: true,
+        test: {
+          name: "oauth-sqlite",
+          include: ["test/oauth/**/*.test.ts"],
+          env: { MXCP_TEST_PERSISTENCE: "sqlite" }
+        }
+      }
+    ]
   }
 })

@@ -22,3 +22,41 @@ export { AppConfigFromValues } from "./layers/AppConfigLive.js"
 export { OAuthHttpFromConfig } from "./layers/oauth/OAuthLayers.js"
 export { makeHttpApp } from "./http/HttpApp.js"
 export { makeMcpHttpHandler } from "./http/McpHttpHandler.js"
+
+// OAuth: service tags
+export { AuthorizationFlow, type FlowContext, type FlowOutcome, type ConsentPageData } from "./services/AuthorizationFlow.js"
+export { BearerAuth, type Authenticated } from "./services/BearerAuth.js"
+export { ClientRegistry, type Registration } from "./services/ClientRegistry.js"
+export { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "./services/IdentityProvider.js"
+export { OAuthHttp } from "./services/OAuthHttp.js"
+export { OAuthSettings } from "./services/OAuthSettings.js"
+export { TokenEndpoint, type TokenResponse } from "./services/TokenEndpoint.js"
+export { TokenGenerator } from "./services/TokenGenerator.js"
+export { StoreError, TokenStore } from "./services/TokenStore.js"
+
+// OAuth: layers. In memory, or persisted in SQLite (OAuthDatabaseSqlite + TokenStoreSqlite +
+// ClientRegistryWithStore(DynamicClientStoreSqlite)); the *FromConfig layers pick from config.
+export { TokenStoreMemory, TokenStoreMemoryWith } from "./layers/TokenStoreMemory.js"
+export { TokenStoreSqlite, TokenStoreSqliteWith } from "./layers/TokenStoreSqlite.js"
+export { DynamicClientStoreSqlite } from "./layers/DynamicClientStoreSqlite.js"
+export { OAuthDatabase, OAuthDatabaseSqlite, type OAuthDatabaseOptions } from "./layers/persistence/OAuthDatabase.js"
+export {
+  ClientRegistryLive,
+  ClientRegistryWithStore,
+  DynamicClientStoreMemory,
+  type DynamicClientStore
+} from "./layers/ClientRegistryLive.js"
+export { TokenGeneratorCrypto } from "./layers/TokenGeneratorCrypto.js"
+export { GitHubProvider, GitHubProviderNode } from "./layers/providers/GitHubProvider.js"
+export { AtlassianProvider, AtlassianProviderNode } from "./layers/providers/AtlassianProvider.js"
+export { SalesforceProvider, SalesforceProviderNode } from "./layers/providers/SalesforceProvider.js"
+export { AuthorizationFlowLive } from "./layers/oauth/AuthorizationFlowLive.js"
+export { BearerAuthLive } from "./layers/oauth/BearerAuthLive.js"
+export { TokenEndpointLive } from "./layers/oauth/TokenEndpointLive.js"
+export {
+  IdentityProviderFromConfig,
+  OAuthDatabaseFromConfig,
+  OAuthServerFromConfig,
+  OAuthSettingsFromConfig,
+  TokenStoreFromConfig
+} from "./layers/oauth/OAuthLayers.js"
