@@ -5,7 +5,12 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js"
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js"
+import type { JSONRPCMessage, JSONRPCRequest, RequestId } from "@modelcontextprotocol/sdk/types.js"
+import {
+  isInitializeRequest,
+  JSONRPCRequestSchema,
+  SUPPORTED_PROTOCOL_VERSIONS
+} from "@modelcontextprotocol/sdk/types.js"
 import { Clock, Duration, Effect, Schedule } from "effect"
 import type { Scope } from "effect"
 import { McpServerFactory } from "../services/McpServerFactory.js"
@@ -33,7 +38,59 @@ interface Session {
   readonly transport: StreamableHTTPServerTransport
   readonly server: Server
   readonly principal: string | undefined
+  /** Requests taken by the direct path, waiting for the SDK server's response, by JSON-RPC id. */
+  readonly direct: Map<RequestId, (response: JSONRPCMessage) => void>
   lastSeen: number
+}
+
+/**
+ * Route the SDK server's responses to requests taken by the direct path (see `directRequest`)
+ * back to their waiting HTTP request; everything else goes through the SDK transport as usual.
+ * Progress and log notifications tied to a direct request are dropped, as the SDK does for
+ * JSON responses.
+ */
+const interceptResponses = (transport: StreamableHTTPServerTransport, direct: Session["direct"]): void => {
+  const sdkSend = transport.send.bind(transport)
+  transport.send = (message, options) => {
+    if (direct.size > 0) {
+      const id = "id" in message && !("method" in message) ? message.id : options?.relatedRequestId
+      if (id !== undefined) {
+        const waiting = direct.get(id)
+        if (waiting !== undefined) {
+          if (!("method" in message)) {
+            direct.delete(id)
+            waiting(message)
+          }
+          return Promise.resolve()
+        }
+      }
+    }
+    return sdkSend(message, options)
+  }
+}
+
+const isJsonContentType = (value: string | undefined): boolean =>
+  value !== undefined && value.split(";", 1)[0]!.trim().toLowerCase() === "application/json"
+
+/**
+ * The one request shape that carries almost all traffic on a live session: a single JSON-RPC
+ * request (not a batch, not initialize) with the headers the Streamable HTTP spec requires.
+ * Only that shape takes the direct path; anything else, including every malformed request, goes
+ * through the SDK transport, which gives the spec's error answers.
+ */
+const directRequest = (
+  headers: Readonly<Record<string, string | undefined>>,
+  body: unknown
+): JSONRPCRequest | undefined => {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return undefined
+  const accept = headers["accept"]
+  if (accept === undefined || !accept.includes("application/json") || !accept.includes("text/event-stream")) return undefined
+  if (!isJsonContentType(headers["content-type"])) return undefined
+  const version = headers["mcp-protocol-version"]
+  if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined
+  if ((body as { method?: unknown }).method === "initialize") return undefined
+  const parsed = JSONRPCRequestSchema.safeParse(body)
+  return parsed.success ? parsed.data : undefined
 }
 
 const jsonRpcError = (status: number, code: number, message: string) =>
@@ -158,6 +215,26 @@ export const makeMcpHttpHandler = (options: McpHttpOptions) =>
             return jsonRpcError(404, -32001, "Session not found")
           }
           session.lastSeen = now
+          const message = request.method === "POST" ? directRequest(request.headers, body) : undefined
+          if (message !== undefined && !session.direct.has(message.id)) {
+            // Straight to the session's SDK server, skipping the transport's conversion to and
+            // from web-standard Request/Response objects; the answer is the same JSON body.
+            const onmessage = session.transport.onmessage
+            if (onmessage !== undefined) {
+              const id = message.id
+              const response = yield* Effect.async<JSONRPCMessage>((resume) => {
+                session.direct.set(id, (answer) => resume(Effect.succeed(answer)))
+                onmessage(message, {
+                  ...(caller === undefined ? {} : { authInfo: caller.authInfo }),
+                  requestInfo: { headers: request.headers as Record<string, string> }
+                })
+                return Effect.sync(() => {
+                  session.direct.delete(id)
+                })
+              })
+              return HttpServerResponse.unsafeJson(response, { headers: { "mcp-session-id": sessionId } })
+            }
+          }
           yield* Effect.promise(() => session.transport.handleRequest(req, res, body))
           yield* responseDone(res)
           return HttpServerResponse.empty()
@@ -173,6 +250,7 @@ export const makeMcpHttpHandler = (options: McpHttpOptions) =>
           return jsonRpcError(503, -32000, "Too many open sessions; try again later")
         }
         const server = factory.create()
+        const direct: Session["direct"] = new Map()
         const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
           // Plain JSON answers to POSTs: cheaper than opening an SSE stream per request, and
           // our handlers send no progress notifications mid-request. Server-initiated messages
@@ -180,9 +258,10 @@ export const makeMcpHttpHandler = (options: McpHttpOptions) =>
           enableJsonResponse: true,
           sessionIdGenerator: () => randomUUID(),
           onsessioninitialized: (id) => {
-            sessions.set(id, { transport, server, principal: caller?.principal, lastSeen: now })
+            sessions.set(id, { transport, server, principal: caller?.principal, direct, lastSeen: now })
           }
         })
+        interceptResponses(transport, direct)
         transport.onclose = () => {
           if (transport.sessionId !== undefined) sessions.delete(transport.sessionId)
         }

@@ -64,7 +64,7 @@ import {
 import type {
   DuckDBConnection,
   DuckDBPreparedStatement,
-  DuckDBResultReader,
+  DuckDBMaterializedResult,
   DuckDBType,
   DuckDBValue
 } from "@duckdb/node-api"
@@ -73,6 +73,7 @@ import { mkdir } from "node:fs/promises"
 import { dirname } from "node:path"
 import type { JsonValue, QueryOptions, Row, SqlUser } from "../services/DuckDbSession.js"
 import { DuckDbSession, SqlError, SqlTimeout } from "../services/DuckDbSession.js"
+import { tracingEnabled } from "./Tracing.js"
 
 export declare namespace DuckDbSessionNode {
   export interface Options {
@@ -101,6 +102,13 @@ interface CachedStatement {
   readonly prepared: DuckDBPreparedStatement
   /** The catalog epoch it was prepared in; any later non-SELECT statement makes it stale. */
   readonly epoch: number
+  /** Result column names and types, read from the first result (fixed within an epoch). */
+  columns?: ResultColumns
+}
+
+interface ResultColumns {
+  readonly names: ReadonlyArray<string>
+  readonly types: ReadonlyArray<DuckDBType>
 }
 
 /** Shared by every connection of a session. */
@@ -141,6 +149,7 @@ const makeSession = (options: DuckDbSessionNode.Options) =>
   Effect.gen(function*() {
     const inMemory = options.path === ":memory:" || options.path === ""
     const poolSize = Math.max(1, Math.floor(options.poolSize ?? 4))
+    const tracing = yield* tracingEnabled
     const defaultTimeoutMs = options.timeoutMs ?? 30_000
 
     if (options.readonly && inMemory) {
@@ -220,12 +229,12 @@ const makeSession = (options: DuckDbSessionNode.Options) =>
         )
       )
 
-    const query = Effect.fn("DuckDbSession.query")(function*(
+    const queryBody = function*(
       sql: string,
       params?: Readonly<Record<string, unknown>>,
       options?: QueryOptions
     ) {
-      yield* Effect.annotateCurrentSpan({ "db.system": "duckdb", "db.statement": sql })
+      if (tracing) yield* Effect.annotateCurrentSpan({ "db.system": "duckdb", "db.statement": sql })
       const user = activeUser(options)
       return yield* withConnection(options?.timeoutMs ?? defaultTimeoutMs, (pooled, remainingMs) =>
         Effect.sync(() => user === undefined ? users.delete(pooled.id) : users.set(pooled.id, user)).pipe(
@@ -235,14 +244,16 @@ const makeSession = (options: DuckDbSessionNode.Options) =>
           Effect.ensuring(Effect.sync(() => users.delete(pooled.id)))
         )
       )
-    })
-
-    const exec = Effect.fn("DuckDbSession.exec")(function*(sql: string) {
-      yield* Effect.annotateCurrentSpan({ "db.system": "duckdb", "db.statement": sql })
+    }
+    const execBody = function*(sql: string) {
+      if (tracing) yield* Effect.annotateCurrentSpan({ "db.system": "duckdb", "db.statement": sql })
       yield* withConnection(defaultTimeoutMs, (pooled, remainingMs) =>
         runCancellable(pooled.connection, remainingMs, (cancel) => runStatements(pooled, state, sql, {}, cancel))
       )
-    })
+    }
+    // One span per query, only when an application tracer collects them (see Tracing.ts).
+    const query = tracing ? Effect.fn("DuckDbSession.query")(queryBody) : Effect.fnUntraced(queryBody)
+    const exec = tracing ? Effect.fn("DuckDbSession.exec")(execBody) : Effect.fnUntraced(execBody)
 
     return DuckDbSession.of({ query, exec, readonly: options.readonly })
   })
@@ -391,7 +402,9 @@ const runStatements = async (
       try {
         bindParameters(cached.prepared, params)
         if (cancel.cancelled) throw new Error("Interrupted")
-        return rowsFromReader(await cached.prepared.runAndReadAll())
+        const result = await cached.prepared.run()
+        cached.columns ??= columnsOf(result)
+        return rowsFromResult(result, cached.columns)
       } finally {
         // Rebound by DuckDB, and now calling a user function: stop reusing it.
         if (userBound.has(pooled.id) && pooled.statements.get(sql) === cached) {
@@ -428,7 +441,7 @@ const runStatements = async (
     try {
       bindParameters(prepared, params)
       if (cancel.cancelled) throw new Error("Interrupted")
-      return rowsFromReader(await prepared.runAndReadAll())
+      return rowsFromResult(await prepared.run())
     } finally {
       if (!isSelect) state.epoch++
       if (!reusable) prepared.destroySync()
@@ -441,8 +454,8 @@ const runStatements = async (
     try {
       bindParameters(prepared, params)
       if (cancel.cancelled) throw new Error("Interrupted")
-      const reader = await prepared.runAndReadAll()
-      if (index === extracted.count - 1) rows = rowsFromReader(reader)
+      const result = await prepared.run()
+      if (index === extracted.count - 1) rows = rowsFromResult(result)
     } finally {
       if (prepared.statementType !== StatementType.SELECT) state.epoch++
       prepared.destroySync()
@@ -659,19 +672,36 @@ const duckValue = (value: unknown, type: DuckDBType): DuckDBValue => {
 // ---------------------------------------------------------------------------------------------
 // Results: DuckDB → JSON
 
-const rowsFromReader = (reader: DuckDBResultReader): ReadonlyArray<Row> => {
-  const names = reader.deduplicatedColumnNames()
-  const types = reader.columnTypes()
-  return reader.getRows().map((values) => {
-    const row: Record<string, JsonValue> = {}
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i]
-      const type = types[i]
-      if (name === undefined || type === undefined) continue
-      setEntry(row, name, jsonFromDuckDb(values[i] ?? null, type))
+/**
+ * The rows of a prepared statement's result. `run()` materializes the whole result, so its
+ * chunks are read synchronously: no further round trip through the thread pool per chunk (and
+ * none for the empty chunk that would mark the end).
+ */
+const columnsOf = (result: DuckDBMaterializedResult): ResultColumns => ({
+  names: result.deduplicatedColumnNames(),
+  types: result.columnTypes()
+})
+
+const rowsFromResult = (
+  result: DuckDBMaterializedResult,
+  columns: ResultColumns = columnsOf(result)
+): ReadonlyArray<Row> => {
+  const { names, types } = columns
+  const rows: Array<Row> = []
+  const chunkCount = result.chunkCount
+  for (let c = 0; c < chunkCount; c++) {
+    for (const values of result.getChunk(c).getRows()) {
+      const row: Record<string, JsonValue> = {}
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i]
+        const type = types[i]
+        if (name === undefined || type === undefined) continue
+        setEntry(row, name, jsonFromDuckDb(values[i] ?? null, type))
+      }
+      rows.push(row)
     }
-    return row
-  })
+  }
+  return rows
 }
 
 /** Sets an own property, even one named `__proto__`. */

@@ -18,6 +18,7 @@ import {
   type ToolInfo,
   type ToolResult
 } from "../services/McpEndpoints.js"
+import { tracingEnabled } from "./Tracing.js"
 
 const invalidParams = (message: string) => new McpProtocolError({ code: JsonRpcCode.InvalidParams, message })
 
@@ -115,6 +116,9 @@ export const makeMcpEndpoints = Effect.gen(function* () {
   const db = yield* DuckDbSession
   const config = yield* AppConfig
   const sqlTools = config.serve.sqlTools
+  // Spans per call only when an application tracer collects them (see Tracing.ts).
+  const tracing = yield* tracingEnabled
+  const fnNamed = (name: string): typeof Effect.fnUntraced => (tracing ? Effect.fn(name) : Effect.fnUntraced)
 
   const toolsByName = new Map<string, ToolDefinition>(catalog.tools.map((t) => [t.name, t]))
   const staticResources: Array<ResourceDefinition> = []
@@ -164,7 +168,7 @@ export const makeMcpEndpoints = Effect.gen(function* () {
       Effect.either
     )
 
-  const runRows = Effect.fn("McpEndpoints.runRows")(function* (
+  const runRows = fnNamed("McpEndpoints.runRows")(function* (
     sql: string,
     params: Readonly<Record<string, unknown>>,
     options: QueryOptions
@@ -210,7 +214,7 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     }
   }
 
-  const callTool = Effect.fn("McpEndpoints.callTool")(function* (name: string, rawArgs: unknown, ctx: CallContext) {
+  const callTool = fnNamed("McpEndpoints.callTool")(function* (name: string, rawArgs: unknown, ctx: CallContext) {
     const args = rawArgs ?? {}
     const tool = toolsByName.get(name)
     if (tool === undefined) {
@@ -239,7 +243,7 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     return { content: [{ type: "text", text: textOf(value) }], structuredContent: structured } satisfies ToolResult
   })
 
-  const readResource = Effect.fn("McpEndpoints.readResource")(function* (uri: string, ctx: CallContext) {
+  const readResource = fnNamed("McpEndpoints.readResource")(function* (uri: string, ctx: CallContext) {
     let found: { resource: ResourceDefinition; vars: Record<string, string> } | undefined
     const exact = staticResources.find((r) => r.uri === uri)
     if (exact !== undefined) found = { resource: exact, vars: {} }
@@ -271,7 +275,7 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     return { contents: [{ uri, mimeType: resource.mimeType, text: textOf(shaped.right) }] }
   })
 
-  const getPrompt = Effect.fn("McpEndpoints.getPrompt")(function* (
+  const getPrompt = fnNamed("McpEndpoints.getPrompt")(function* (
     name: string,
     args: Readonly<Record<string, string>> | undefined,
     _ctx: CallContext

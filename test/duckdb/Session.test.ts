@@ -13,6 +13,29 @@ afterAll(() => rmSync(tempRoot, { recursive: true, force: true }))
 const endless = "SELECT count(*) c FROM range(10000000000) t(i) WHERE i % 7 = 3"
 
 describe("DuckDB session", () => {
+  layer(DuckDbSessionMemory)("results", (it) => {
+    it.effect("a result spanning many chunks comes back whole and in order, cached statement or not", () =>
+      Effect.gen(function*() {
+        const db = yield* DuckDbSession
+        const sql = "SELECT i, 'row ' || i AS label FROM range($n) r(i) ORDER BY i"
+        for (const n of [0, 1, 2048, 2049, 10_000]) {
+          // Twice: the second run reuses the prepared statement.
+          for (let round = 0; round < 2; round++) {
+            const rows = yield* db.query(sql, { n })
+            expect(rows.length).toBe(n)
+            if (n > 0) {
+              expect(rows[0]).toEqual({ i: 0, label: "row 0" })
+              expect(rows[n - 1]).toEqual({ i: n - 1, label: `row ${n - 1}` })
+              expect(rows.every((row, index) => row["i"] === index)).toBe(true)
+            }
+          }
+        }
+        // The last statement of several gives the rows.
+        const last = yield* db.query("CREATE TEMP TABLE many AS SELECT * FROM range(5000) r(i); SELECT count(*) AS n, max(i) AS top FROM many")
+        expect(last).toEqual([{ n: 5000, top: 4999 }])
+      }))
+  })
+
   layer(DuckDbSessionMemory)("errors", (it) => {
     it.effect("a syntax error is a SqlError with DuckDB's message", () =>
       Effect.gen(function*() {
