@@ -155,6 +155,85 @@ describe("Streamable HTTP transport (real server process, real SDK client, real 
     const unknownPath = await fetch(`${server.url}/nope`)
     expect(unknownPath.status).toBe(404)
   })
+
+  it("answers every request shape on a live session as the Streamable HTTP spec says", async () => {
+    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" }
+    const init = await fetch(`${server.url}/mcp`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } }
+      })
+    })
+    expect(init.status).toBe(200)
+    const session = init.headers.get("mcp-session-id")!
+    expect(session).toMatch(/.+/)
+    await init.text()
+    const post = (body: unknown, extra: Record<string, string> = {}) =>
+      fetch(`${server.url}/mcp`, {
+        method: "POST",
+        headers: { ...headers, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18", ...extra },
+        body: JSON.stringify(body)
+      })
+    expect((await post({ jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202)
+
+    // A single request: JSON answer with the session id.
+    const one = await post({ jsonrpc: "2.0", id: "a", method: "tools/call", params: { name: "get_product", arguments: { id: 1 } } })
+    expect(one.status).toBe(200)
+    expect(one.headers.get("content-type")).toMatch(/^application\/json/)
+    expect(one.headers.get("mcp-session-id")).toBe(session)
+    const answer = (await one.json()) as { id: string; result: { structuredContent: { id: number } } }
+    expect(answer.id).toBe("a")
+    expect(answer.result.structuredContent.id).toBe(1)
+
+    // A batch: one JSON array with both answers.
+    const batch = await post([
+      { jsonrpc: "2.0", id: 1, method: "tools/list" },
+      { jsonrpc: "2.0", id: 2, method: "prompts/list" }
+    ])
+    expect(batch.status).toBe(200)
+    const answers = (await batch.json()) as Array<{ id: number; result: unknown }>
+    expect(answers.map((a) => a.id).sort()).toEqual([1, 2])
+
+    // Unknown method and bad params: JSON-RPC errors with the request's id.
+    const unknown = (await (await post({ jsonrpc: "2.0", id: 3, method: "no/such" })).json()) as { id: number; error: { code: number } }
+    expect(unknown).toMatchObject({ id: 3, error: { code: -32601 } })
+    // (The SDK reports a params shape it cannot parse as -32603, not -32602.)
+    const badParams = await post({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: 5 } })
+    expect(badParams.status).toBe(200)
+    expect((await badParams.json()) as unknown).toMatchObject({ id: 4, error: { code: expect.any(Number) } })
+
+    // Header rules: unsupported protocol version 400, wrong Accept 406, wrong content type 415.
+    expect((await post({ jsonrpc: "2.0", id: 5, method: "tools/list" }, { "mcp-protocol-version": "1999-01-01" })).status).toBe(400)
+    expect((await post({ jsonrpc: "2.0", id: 6, method: "tools/list" }, { accept: "application/json" })).status).toBe(406)
+    expect((await post({ jsonrpc: "2.0", id: 7, method: "tools/list" }, { "content-type": "text/plain" })).status).toBe(415)
+    // Not JSON-RPC at all, and a second initialize on the session: 400.
+    expect((await post({ hello: "world" })).status).toBe(400)
+    expect(
+      (await post({
+        jsonrpc: "2.0",
+        id: 8,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } }
+      })).status
+    ).toBe(400)
+
+    // Many concurrent calls on the one session each get their own answer.
+    const ids = Array.from({ length: 20 }, (_, i) => i + 100)
+    const results = await Promise.all(ids.map(async (id) => {
+      const res = await post({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "get_product", arguments: { id: 1 + (id % 5) } } })
+      return (await res.json()) as { id: number; result: { structuredContent: { id: number } } }
+    }))
+    expect(results.map((r) => r.id)).toEqual(ids)
+    expect(results.map((r) => r.result.structuredContent.id)).toEqual(ids.map((id) => 1 + (id % 5)))
+
+    const closed = await fetch(`${server.url}/mcp`, { method: "DELETE", headers: { "mcp-session-id": session } })
+    expect(closed.status).toBe(200)
+    expect((await post({ jsonrpc: "2.0", id: 9, method: "tools/list" })).status).toBe(404)
+  })
 })
 
 describe("stateless mode and shutdown", () => {
