@@ -11,12 +11,17 @@ import {
 } from "@modelcontextprotocol/sdk/types.js"
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
 import { Cause, Effect, Exit, Layer, Option, Runtime } from "effect"
+import { z } from "zod"
 import type { SqlUser } from "../services/DuckDbSession.js"
 import { JsonRpcCode, McpEndpoints, type CallContext } from "../services/McpEndpoints.js"
 import { McpServerFactory } from "../services/McpServerFactory.js"
 
 export const SERVER_NAME = "mxcp-ts"
 export const SERVER_VERSION = "0.1.0"
+
+/** A request schema that fixes only the method; the parameters are checked by the handler. */
+const methodOnly = <M extends string>(method: M) =>
+  z.looseObject({ method: z.literal(method), params: z.unknown().optional() })
 
 /** The user an authenticated transport attached to the request (see the /mcp bearer check). */
 export const userFromAuthInfo = (authInfo: AuthInfo | undefined): SqlUser | undefined => {
@@ -45,21 +50,36 @@ export const makeSdkServer = (endpoints: McpEndpoints.Shape, runtime: Runtime.Ru
   }
   const ctxOf = (extra: { authInfo?: AuthInfo | undefined }): CallContext => ({ user: userFromAuthInfo(extra.authInfo) })
 
+  // The SDK parses a request against the schema a handler is registered with before calling it,
+  // and reports a mismatch as -32603 (internal error). Requests with parameters are registered
+  // with a schema that only fixes the method, and their parameters are checked here (or, for
+  // tools/call, by the SDK's own wrapper), so a malformed request is -32602 (invalid params).
+  const strictly = <S extends z.ZodType<{ params: unknown }>>(schema: S, method: string, request: unknown): z.infer<S> => {
+    const parsed = schema.safeParse(request)
+    if (!parsed.success) {
+      throw new McpError(JsonRpcCode.InvalidParams, `Invalid ${method} request: ${z.prettifyError(parsed.error).replace(/\s*\n\s*/g, "; ")}`)
+    }
+    return parsed.data
+  }
+
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: endpoints.tools as Array<never> }))
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-    run(endpoints.callTool(request.params.name, request.params.arguments, ctxOf(extra)), extra.signal) as Promise<never>
-  )
+  server.setRequestHandler(methodOnly("tools/call"), (request, extra) => {
+    const { params } = strictly(CallToolRequestSchema, "tools/call", request)
+    return run(endpoints.callTool(params.name, params.arguments, ctxOf(extra)), extra.signal) as Promise<never>
+  })
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: endpoints.resources as Array<never> }))
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
     resourceTemplates: endpoints.resourceTemplates as Array<never>
   }))
-  server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
-    run(endpoints.readResource(request.params.uri, ctxOf(extra)), extra.signal) as Promise<never>
-  )
+  server.setRequestHandler(methodOnly("resources/read"), (request, extra) => {
+    const { params } = strictly(ReadResourceRequestSchema, "resources/read", request)
+    return run(endpoints.readResource(params.uri, ctxOf(extra)), extra.signal) as Promise<never>
+  })
   server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: endpoints.prompts as Array<never> }))
-  server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
-    run(endpoints.getPrompt(request.params.name, request.params.arguments, ctxOf(extra)), extra.signal) as Promise<never>
-  )
+  server.setRequestHandler(methodOnly("prompts/get"), (request, extra) => {
+    const { params } = strictly(GetPromptRequestSchema, "prompts/get", request)
+    return run(endpoints.getPrompt(params.name, params.arguments, ctxOf(extra)), extra.signal) as Promise<never>
+  })
   return server
 }
 

@@ -201,10 +201,18 @@ describe("Streamable HTTP transport (real server process, real SDK client, real 
     // Unknown method and bad params: JSON-RPC errors with the request's id.
     const unknown = (await (await post({ jsonrpc: "2.0", id: 3, method: "no/such" })).json()) as { id: number; error: { code: number } }
     expect(unknown).toMatchObject({ id: 3, error: { code: -32601 } })
-    // (The SDK reports a params shape it cannot parse as -32603, not -32602.)
-    const badParams = await post({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: 5 } })
-    expect(badParams.status).toBe(200)
-    expect((await badParams.json()) as unknown).toMatchObject({ id: 4, error: { code: expect.any(Number) } })
+    for (const [method, params] of [
+      ["tools/call", { name: 5 }],
+      ["tools/call", undefined],
+      ["resources/read", { uri: ["x"] }],
+      ["prompts/get", {}]
+    ] as const) {
+      const badParams = await post({ jsonrpc: "2.0", id: 4, method, ...(params === undefined ? {} : { params }) })
+      expect(badParams.status).toBe(200)
+      const error = ((await badParams.json()) as { id: number; error: { code: number; message: string } })
+      expect(error).toMatchObject({ id: 4, error: { code: -32602 } })
+      expect(error.error.message).toContain(method)
+    }
 
     // Header rules: unsupported protocol version 400, wrong Accept 406, wrong content type 415.
     expect((await post({ jsonrpc: "2.0", id: 5, method: "tools/list" }, { "mcp-protocol-version": "1999-01-01" })).status).toBe(400)
