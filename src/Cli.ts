@@ -1,9 +1,12 @@
 import { homedir } from "node:os"
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Console, Effect, Either, Layer, Option } from "effect"
 import { ConfigError, formatConfigError } from "./domain/ConfigError.js"
+import type { LoggingConfig } from "./domain/config/UserConfig.js"
 import { AppConfigFromFiles } from "./layers/AppConfigLive.js"
+import { checkAuthSetup } from "./layers/AuthSetupCheck.js"
 import { loadCatalog } from "./layers/EndpointCatalogFiles.js"
+import { LoggerStderr } from "./layers/LoggerStderr.js"
 import { McpProjectLive } from "./layers/ProjectLayers.js"
 import { HttpServerLive } from "./layers/ServerLayers.js"
 import { serveStdio } from "./layers/StdioServe.js"
@@ -70,12 +73,9 @@ const reportStartupFailure = (e: ConfigError | CatalogError | SqlError | SqlTime
     return yield* Effect.fail(new ExitWith(1))
   })
 
-/** Logs go to stderr (stdout belongs to the stdio transport), at info or debug level. */
-const loggingFor = (debug: boolean) =>
-  Layer.merge(
-    Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)),
-    Logger.minimumLogLevel(debug ? LogLevel.Debug : LogLevel.Info)
-  )
+/** Logs go to stderr (stdout belongs to the stdio transport): `logging` of the user config, `--debug` wins. */
+const loggingFor = (debug: boolean, logging: LoggingConfig) =>
+  LoggerStderr({ debug, level: logging.level, format: logging.format })
 
 const serve = Command.make("serve", serveOptions, (opts) => {
   const overrides: ConfigOverrides = {
@@ -91,12 +91,15 @@ const serve = Command.make("serve", serveOptions, (opts) => {
   const configLayer = AppConfigFromFiles(overrides)
   const program = Effect.gen(function* () {
     const config = yield* AppConfig
-    for (const w of config.warnings) yield* Effect.logWarning(w)
-    if (config.serve.transport === "stdio") {
-      yield* serveStdio.pipe(Effect.provide(McpProjectLive))
-    } else {
-      return yield* Layer.launch(HttpServerLive)
-    }
+    const run = Effect.gen(function* () {
+      for (const w of config.warnings) yield* Effect.logWarning(w)
+      if (config.serve.transport === "stdio") {
+        yield* serveStdio.pipe(Effect.provide(McpProjectLive))
+      } else {
+        return yield* Layer.launch(HttpServerLive)
+      }
+    })
+    return yield* run.pipe(Effect.provide(loggingFor(opts.debug, config.user.logging)))
   })
   return program.pipe(
     Effect.provide(configLayer),
@@ -105,24 +108,41 @@ const serve = Command.make("serve", serveOptions, (opts) => {
       CatalogError: reportStartupFailure,
       SqlError: reportStartupFailure
     }),
-    Effect.provide(loggingFor(opts.debug))
+    // Until the config is read (and for what fails before), the default settings.
+    Effect.provide(loggingFor(opts.debug, { format: "text" }))
   )
 }).pipe(Command.withDescription("Serve the MCP project found from the current folder"))
 
+/**
+ * Facts on stdout (the auth setup, then `OK: ...` when nothing is wrong), warnings and problems on
+ * stderr, one line each. Every endpoint file and the auth setup are checked even when one fails.
+ */
 const validate = Command.make("validate", { profile, config: configPath }, (opts) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     for (const w of config.warnings) yield* Console.error(`Warning: ${w}`)
-    const catalog = yield* loadCatalog({ projectRoot: config.projectRoot, paths: config.site.paths })
-    for (const w of catalog.warnings) yield* Console.error(`Warning: ${w}`)
+    const catalog = yield* Effect.either(loadCatalog({ projectRoot: config.projectRoot, paths: config.site.paths }))
+    const auth = yield* checkAuthSetup(config)
+    for (const line of auth.lines) yield* Console.log(line)
+    if (Either.isRight(catalog)) for (const w of catalog.right.warnings) yield* Console.error(`Warning: ${w}`)
+    for (const w of auth.warnings) yield* Console.error(`Warning: ${w}`)
+    const catalogProblems = Either.isLeft(catalog) ? catalog.left.problems : []
+    for (const p of catalogProblems) yield* Console.error(`Error: ${p.file}: ${p.message}`)
+    for (const p of auth.problems) yield* Console.error(`Error: ${formatConfigError(p)}`)
+    if (Either.isLeft(catalog) || auth.problems.length > 0) return yield* Effect.fail(new ExitWith(1))
+    const c = catalog.right
     yield* Console.log(
-      `OK: ${catalog.tools.length} tools, ${catalog.resources.length} resources, ${catalog.prompts.length} prompts in ${config.projectRoot}`
+      `OK: ${c.tools.length} tools, ${c.resources.length} resources, ${c.prompts.length} prompts in ${config.projectRoot}`
     )
   }).pipe(
     Effect.provide(AppConfigFromFiles(baseOverrides(opts.config, opts.profile))),
-    Effect.catchTags({ ConfigError: reportStartupFailure, CatalogError: reportStartupFailure })
+    Effect.catchTags({ ConfigError: reportStartupFailure })
   )
-).pipe(Command.withDescription("Check the config files and every endpoint file; exit 1 on any problem"))
+).pipe(
+  Command.withDescription(
+    "Check the config files, every endpoint file and the profile's auth setup (prints the callback URL to register); exit 1 on any problem"
+  )
+)
 
 const root = Command.make("mxcp", { _args: Args.none }).pipe(
   Command.withDescription("mxcp-ts: an MCP server for YAML + DuckDB endpoints, with built-in OAuth"),

@@ -1,5 +1,4 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
 import { Clock, Effect, Either } from "effect"
 import { validateClientMetadata } from "../domain/oauth/ClientMetadata.js"
@@ -23,7 +22,7 @@ import { TokenEndpoint } from "../services/TokenEndpoint.js"
 import { baseUrlFor } from "./BaseUrl.js"
 import { renderConsentPage, renderErrorPage } from "./ConsentPage.js"
 import type { McpCaller } from "./McpHttpHandler.js"
-import { makeRateLimiter } from "./RateLimiter.js"
+import { clientAddress, makeRateLimiter, type RateLimiter } from "./RateLimiter.js"
 
 const MAX_FORM_BYTES = 64 * 1024
 const FLOW_COOKIE = "mxcp_flow"
@@ -81,8 +80,17 @@ const queryOf = (request: HttpServerRequest.HttpServerRequest): RawParams => {
   return rawParamsFrom(new URLSearchParams(q < 0 ? "" : request.url.slice(q + 1)))
 }
 
-const clientAddress = (request: HttpServerRequest.HttpServerRequest): string =>
-  NodeHttpServerRequest.toIncomingMessage(request).socket.remoteAddress ?? "unknown"
+/** 429 with `Retry-After` and an RFC 6749-style body (`what`: "registrations", "token requests"...). */
+const tooManyRequests = (wait: number, what: string) =>
+  HttpServerResponse.unsafeJson(
+    {
+      error: "temporarily_unavailable",
+      error_description: `Too many ${what} from this address; retry after ${wait} seconds`
+    },
+    { status: 429, headers: { ...noStore, "retry-after": String(wait) } }
+  )
+
+const MINUTE = 60_000
 
 export interface OAuthRouteOptions {
   /** The port the server is bound to (for BASE when no base_url is set). */
@@ -104,7 +112,17 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
     const clients = yield* ClientRegistry
     const settings = yield* OAuthSettings
     const provider = yield* IdentityProvider
-    const registerLimiter = makeRateLimiter({ limit: options.registrationsPerMinute ?? 20, windowMs: 60_000 })
+    const registerLimiter = makeRateLimiter({ limit: options.registrationsPerMinute ?? 20, windowMs: MINUTE })
+    const limits = config.auth.rate_limits
+    const authorizeLimiter = makeRateLimiter({ limit: limits.authorize, windowMs: MINUTE })
+    const tokenLimiter = makeRateLimiter({ limit: limits.token, windowMs: MINUTE })
+    const revokeLimiter = makeRateLimiter({ limit: limits.revoke, windowMs: MINUTE })
+    const failedBearerLimiter = makeRateLimiter({ limit: limits.failed_bearer, windowMs: MINUTE })
+    const trustProxy = config.serve.trustProxy
+
+    /** Counts this request against `limiter`; the seconds to wait when over the limit. */
+    const overLimit = (limiter: RateLimiter, request: HttpServerRequest.HttpServerRequest) =>
+      Effect.map(Clock.currentTimeMillis, (now) => limiter.hit(clientAddress(request, trustProxy), now))
 
     const baseOf = (request: HttpServerRequest.HttpServerRequest) =>
       baseUrlFor(config.serve, request.headers, options.boundPort())
@@ -143,14 +161,8 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
 
     const register = Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const now = yield* Clock.currentTimeMillis
-      const wait = registerLimiter.hit(clientAddress(request), now)
-      if (wait !== undefined) {
-        return HttpServerResponse.unsafeJson(
-          { error: "slow_down", error_description: "Too many registrations from this address; try again later" },
-          { status: 429, headers: { ...noStore, "retry-after": String(wait) } }
-        )
-      }
+      const wait = yield* overLimit(registerLimiter, request)
+      if (wait !== undefined) return tooManyRequests(wait, "registrations")
       const type = (request.headers["content-type"] ?? "").toLowerCase()
       if (!type.startsWith("application/json")) {
         return oauthError(new InvalidClientMetadata({ description: "The body must be application/json" }))
@@ -216,10 +228,18 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
 
     const flowRoute = (
       run: (params: RawParams, ctx: { base: string; bindingCookie: string | undefined }) => Effect.Effect<FlowOutcome>,
-      source: "query" | "form"
+      source: "query" | "form",
+      limiter?: RateLimiter
     ) =>
       Effect.gen(function* () {
         const request = yield* HttpServerRequest.HttpServerRequest
+        const wait = limiter === undefined ? undefined : yield* overLimit(limiter, request)
+        if (wait !== undefined) {
+          const limited = tooManyRequests(wait, "authorization requests")
+          if (!(request.headers["accept"] ?? "").includes("text/html")) return limited
+          const page = renderErrorPage("Too many requests", `Too many authorization requests from this address; retry after ${wait} seconds.`)
+          return html(429, page, { "retry-after": String(wait) })
+        }
         const base = baseOf(request)
         const params = source === "query" ? Either.right(queryOf(request)) : yield* Effect.either(readForm(request))
         if (Either.isLeft(params)) return respond({ _tag: "DirectError", error: params.left }, base, request)
@@ -231,6 +251,8 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
     const tokenRoute = (kind: "token" | "revoke") =>
       Effect.gen(function* () {
         const request = yield* HttpServerRequest.HttpServerRequest
+        const wait = yield* overLimit(kind === "token" ? tokenLimiter : revokeLimiter, request)
+        if (wait !== undefined) return tooManyRequests(wait, kind === "token" ? "token requests" : "revocation requests")
         const base = baseOf(request)
         const form = yield* Effect.either(readForm(request))
         if (Either.isLeft(form)) return oauthError(form.left)
@@ -255,11 +277,24 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
       request: HttpServerRequest.HttpServerRequest
     ): Effect.Effect<Either.Either<McpCaller, HttpServerResponse.HttpServerResponse>> =>
       Effect.gen(function* () {
+        // An address that sent too many invalid tokens waits out its minute before any lookup.
+        // Nothing is counted yet on the usual path: skip the address and clock entirely.
+        let address: string | undefined
+        if (failedBearerLimiter.size() > 0) {
+          address = clientAddress(request, trustProxy)
+          const wait = failedBearerLimiter.blocked(address, yield* Clock.currentTimeMillis)
+          if (wait !== undefined) {
+            return Either.left<HttpServerResponse.HttpServerResponse>(tooManyRequests(wait, "requests with an invalid token"))
+          }
+        }
         const base = baseOf(request)
         const metadata = `resource_metadata="${prmUrl(base)}"`
         const result = yield* Effect.either(bearer.authenticate(request.headers["authorization"], base))
         if (Either.isLeft(result)) {
           const e = result.left
+          if (e._tag === "InvalidToken") {
+            failedBearerLimiter.hit(address ?? clientAddress(request, trustProxy), yield* Clock.currentTimeMillis)
+          }
           const body = e._tag === "NoToken"
             ? { error: "invalid_request", error_description: "Authentication required" }
             : toOAuthErrorBody(e)
@@ -302,8 +337,8 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
       HttpRouter.get("/.well-known/oauth-protected-resource", protectedResourceMetadata),
       HttpRouter.get("/.well-known/oauth-protected-resource/mcp", protectedResourceMetadata),
       HttpRouter.post("/register", register),
-      HttpRouter.get("/authorize", flowRoute(flow.authorize, "query")),
-      HttpRouter.post("/authorize", flowRoute(flow.authorize, "form")),
+      HttpRouter.get("/authorize", flowRoute(flow.authorize, "query", authorizeLimiter)),
+      HttpRouter.post("/authorize", flowRoute(flow.authorize, "form", authorizeLimiter)),
       HttpRouter.post("/consent", flowRoute(flow.consent, "form")),
       HttpRouter.get(provider.callbackPath as HttpRouter.PathInput, flowRoute(flow.callback, "query")),
       HttpRouter.post("/token", tokenRoute("token")),

@@ -1,31 +1,119 @@
+import type { HttpServerRequest } from "@effect/platform"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+
 /**
- * A fixed-window counter per key (client address), bounded in memory. Returns the seconds to
- * wait when the key is over its limit, else undefined.
+ * A fixed-window counter per key (a client address), bounded in memory.
+ *
+ * Each key's window starts at its first request and lasts `windowMs`. A key whose window is
+ * over starts a new one; at `maxKeys` live windows, the oldest window is dropped to make room
+ * (so memory stays bounded under a flood of distinct addresses, at the cost of forgetting the
+ * oldest counts first). Times are passed in, so the caller decides the clock (Effect's `Clock`,
+ * which tests replace with `TestClock`).
  */
 export interface RateLimiter {
+  /** Counts one request; the seconds to wait when this one is over the limit, else undefined. */
   readonly hit: (key: string, now: number) => number | undefined
+  /**
+   * Without counting: the seconds to wait when the key has already used up its window, else
+   * undefined. With `check` before and `hit` after, only some requests (failures) are counted.
+   */
+  readonly blocked: (key: string, now: number) => number | undefined
+  /** Keys currently held (0 means nothing is counted: `blocked` can be skipped). */
+  readonly size: () => number
 }
 
-export const makeRateLimiter = (options: { readonly limit: number; readonly windowMs: number; readonly maxKeys?: number }): RateLimiter => {
-  const windows = new Map<string, { start: number; count: number }>()
-  const maxKeys = options.maxKeys ?? 50_000
+export interface RateLimiterOptions {
+  /** Requests per window and key; 0 (or less) turns the limiter off. */
+  readonly limit: number
+  readonly windowMs: number
+  /** Most keys held at once (default 50,000). */
+  readonly maxKeys?: number | undefined
+}
+
+interface Window {
+  readonly start: number
+  count: number
+}
+
+const off: RateLimiter = { hit: () => undefined, blocked: () => undefined, size: () => 0 }
+
+export const makeRateLimiter = (options: RateLimiterOptions): RateLimiter => {
+  if (!(options.limit > 0)) return off
+  const { limit, windowMs } = options
+  const maxKeys = Math.max(1, options.maxKeys ?? 50_000)
+  // Insertion order is window-start order (a renewed window is deleted and re-inserted), so the
+  // expired windows are always at the front of the map.
+  const windows = new Map<string, Window>()
+  const waitFor = (w: Window, now: number) => Math.max(1, Math.ceil((w.start + windowMs - now) / 1000))
+  const live = (key: string, now: number): Window | undefined => {
+    const w = windows.get(key)
+    return w !== undefined && now - w.start < windowMs ? w : undefined
+  }
+  const evict = (now: number) => {
+    for (const [k, w] of windows) {
+      if (now - w.start < windowMs && windows.size < maxKeys) break
+      windows.delete(k)
+    }
+  }
   return {
     hit: (key, now) => {
-      let w = windows.get(key)
-      if (w === undefined || now - w.start >= options.windowMs) {
-        if (w === undefined && windows.size >= maxKeys) {
-          for (const [k, v] of windows) if (now - v.start >= options.windowMs) windows.delete(k)
-          if (windows.size >= maxKeys) {
-            const oldest = windows.keys().next().value
-            if (oldest !== undefined) windows.delete(oldest)
-          }
-        }
+      let w = live(key, now)
+      if (w === undefined) {
+        windows.delete(key)
+        evict(now)
         w = { start: now, count: 0 }
         windows.set(key, w)
       }
       w.count++
-      if (w.count <= options.limit) return undefined
-      return Math.max(1, Math.ceil((w.start + options.windowMs - now) / 1000))
+      return w.count <= limit ? undefined : waitFor(w, now)
+    },
+    blocked: (key, now) => {
+      const w = windows.get(key)
+      if (w === undefined) return undefined
+      if (now - w.start >= windowMs) {
+        // Over: forget it, so that a quiet limiter is empty again (`size() === 0`).
+        windows.delete(key)
+        return undefined
+      }
+      return w.count >= limit ? waitFor(w, now) : undefined
+    },
+    size: () => windows.size
+  }
+}
+
+/**
+ * The key for an address: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its /64 prefix (one
+ * customer commonly holds a whole /64, so counting single IPv6 addresses would be no limit).
+ */
+export const addressKey = (address: string): string => {
+  const a = address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address
+  if (!a.includes(":")) return a
+  const zone = a.indexOf("%")
+  const bare = (zone < 0 ? a : a.slice(0, zone)).toLowerCase()
+  const gap = bare.indexOf("::")
+  const head = (gap < 0 ? bare : bare.slice(0, gap)).split(":").filter((g) => g !== "")
+  const tail = gap < 0 ? [] : bare.slice(gap + 2).split(":").filter((g) => g !== "")
+  const groups = gap < 0 ? head : [...head, ...Array<string>(Math.max(0, 8 - head.length - tail.length)).fill("0"), ...tail]
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`
+}
+
+/**
+ * The client address used for rate limits.
+ *
+ * Without `trustProxy`: the TCP peer. With it: the LAST entry of `X-Forwarded-For`, which is the
+ * one our (single) reverse proxy appended (nginx `proxy_add_x_forwarded_for` appends
+ * `$remote_addr` to whatever the client sent). Earlier entries are written by the client and can
+ * be anything, so they are never used. Behind a chain of proxies, have the outermost one set the
+ * header (`proxy_set_header X-Forwarded-For $remote_addr`) so the last entry is still the client.
+ */
+export const clientAddress = (request: HttpServerRequest.HttpServerRequest, trustProxy: boolean): string => {
+  if (trustProxy) {
+    const forwarded = request.headers["x-forwarded-for"]
+    if (forwarded !== undefined) {
+      const last = forwarded.slice(forwarded.lastIndexOf(",") + 1).trim()
+      if (last !== "" && last.length <= 64) return addressKey(last)
     }
   }
+  const peer = NodeHttpServerRequest.toIncomingMessage(request).socket.remoteAddress
+  return peer === undefined ? "unknown" : addressKey(peer)
 }

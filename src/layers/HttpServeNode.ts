@@ -1,22 +1,33 @@
 import { createServer, type Server as NodeServer } from "node:http"
-import { HttpServer, HttpServerRequest } from "@effect/platform"
+import { HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Deferred, Duration, Effect, Layer } from "effect"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option } from "effect"
 import { ConfigError } from "../domain/ConfigError.js"
-import { baseUrlFor } from "../http/BaseUrl.js"
+import { DefaultShutdownTimeout } from "../domain/config/UserConfig.js"
+import { logRequest } from "../http/AccessLog.js"
+import { baseUrlFor, isWildcardHost } from "../http/BaseUrl.js"
 import { makeHttpApp } from "../http/HttpApp.js"
 import { makeMcpHttpHandler } from "../http/McpHttpHandler.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { McpServerFactory } from "../services/McpServerFactory.js"
 import { OAuthHttp } from "../services/OAuthHttp.js"
+import { RequestLog, type RequestLogEntry } from "../services/RequestLog.js"
 
-/** How long shutdown waits for in-flight requests before closing connections. */
-export const DRAIN_TIMEOUT = Duration.seconds(10)
+/** How long shutdown waits for in-flight requests before closing connections, by default. */
+export const DRAIN_TIMEOUT = Duration.seconds(DefaultShutdownTimeout)
+
+/** `transport.http.shutdown_timeout` (a config built by hand, without the key, gets the default). */
+const drainTimeoutOf = (config: AppConfig.Shape): Duration.Duration => {
+  const seconds: number | undefined = config.user.transport.http.shutdown_timeout
+  return seconds === undefined ? DRAIN_TIMEOUT : Duration.millis(Math.round(seconds * 1000))
+}
 
 /**
  * Serve the HTTP surface on an existing Node server: registers the app, tracks in-flight
- * requests, and at shutdown stops accepting, waits for in-flight requests (bounded), closes MCP
- * sessions and then the remaining connections.
+ * requests, writes the access log, and at shutdown stops accepting, waits for in-flight requests
+ * (at most `transport.http.shutdown_timeout`), closes MCP sessions and then the remaining
+ * connections. The layers below (DuckDB, the SQLite store) close after that.
  */
 const serveOn = (server: NodeServer) =>
   Layer.scopedDiscard(
@@ -30,35 +41,54 @@ const serveOn = (server: NodeServer) =>
       }
       const oauth = auth.routes === undefined ? undefined : yield* auth.routes({ boundPort })
       const app = makeHttpApp(mcp, oauth)
+      const trustProxy = config.serve.trustProxy
+      const drainTimeout = drainTimeoutOf(config)
       let inFlight = 0
       let idle: Deferred.Deferred<void> | undefined
-      // In-flight work that shutdown waits for. MCP GET streams are excluded: they only end
-      // when their session closes, which shutdown does right after the drain.
-      const tracked = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-        request.method === "GET" && request.url.startsWith("/mcp")
-          ? app
-          : Effect.acquireUseRelease(
-            Effect.sync(() => {
-              inFlight++
-            }),
-            () => app,
-            () =>
-              Effect.suspend(() => {
-                inFlight--
-                return inFlight === 0 && idle !== undefined ? Deferred.succeed(idle, undefined) : Effect.void
-              })
-          ))
+      let draining = false
+      // A request is in flight (shutdown waits for it) until its Node response closes, i.e.
+      // until the answer was handed to the connection or the client went away: the handler
+      // finishing is not enough (the answer may still be queued, e.g. behind a pipelined one).
+      const settled = () => {
+        inFlight--
+        if (inFlight === 0 && idle !== undefined) Deferred.unsafeDone(idle, Exit.void)
+      }
+      // Every request: counted while in flight, and one access-log line when its handler ends.
+      // MCP GET streams are not counted: they only end when their session closes, which
+      // shutdown does right after the drain.
+      const tracked = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+        if (!(request.method === "GET" && request.url.startsWith("/mcp"))) {
+          inFlight++
+          NodeHttpServerRequest.toServerResponse(request).once("close", settled)
+        }
+        const entry: RequestLogEntry = { user: undefined, provider: undefined }
+        return Effect.acquireUseRelease(
+          Clock.currentTimeNanos,
+          () => (draining ? Effect.succeed(shuttingDown()) : Effect.provideService(app, RequestLog, entry)),
+          (start, exit) =>
+            Effect.flatMap(Clock.currentTimeNanos, (now) => logRequest(request, exit, entry, now - start, trustProxy))
+        )
+      })
+      yield* HttpServer.serveEffect(tracked)
+      // Added after `serveEffect`, so it runs before that one's finalizer detaches the app: a
+      // request arriving during the drain on a connection that was already open gets a 503.
       yield* Effect.addFinalizer(() =>
         Effect.gen(function* () {
-          yield* Effect.logInfo("Shutting down: draining in-flight requests")
+          draining = true
+          yield* Effect.logInfo("Shutting down: draining in-flight requests").pipe(
+            Effect.annotateLogs({ in_flight: inFlight, timeout_s: Duration.toSeconds(drainTimeout) })
+          )
           server.close()
-          yield* Effect.logDebug(`In-flight requests: ${inFlight}`)
           if (inFlight > 0) {
             const d = yield* Deferred.make<void>()
             idle = d
-            // MCP GET streams stay open until their session closes, so cap the wait.
             // Finalizers are uninterruptible: the wait must opt back in for the timeout to win.
-            yield* Deferred.await(d).pipe(Effect.interruptible, Effect.timeout(DRAIN_TIMEOUT), Effect.ignore)
+            const drained = inFlight === 0
+              ? Option.some(undefined)
+              : yield* Deferred.await(d).pipe(Effect.interruptible, Effect.timeout(drainTimeout), Effect.option)
+            if (Option.isNone(drained)) {
+              yield* Effect.logWarning(`Shutdown timeout: closing ${inFlight} unfinished request(s)`)
+            }
           }
           yield* Effect.logDebug("Closing MCP sessions")
           yield* mcp.closeAll
@@ -66,7 +96,6 @@ const serveOn = (server: NodeServer) =>
           yield* Effect.logDebug("HTTP server closed")
         })
       )
-      yield* HttpServer.serveEffect(tracked)
       const address = yield* HttpServer.addressFormattedWith((a) => Effect.succeed(a))
       yield* Effect.logInfo(`MCP server listening on ${address}/mcp`)
       if (oauth !== undefined) {
@@ -78,8 +107,23 @@ const serveOn = (server: NodeServer) =>
               "set transport.http.base_url to an https URL (or scheme: https behind a TLS proxy)"
           )
         }
+        if (config.serve.baseUrl === null && isWildcardHost(config.serve.host)) {
+          yield* Effect.logWarning(
+            `WARNING: listening on all interfaces (host ${config.serve.host}) without transport.http.base_url: ` +
+              `OAuth URLs use ${base}${config.serve.trustProxy ? " unless the proxy sends X-Forwarded-Host" : ""}, ` +
+              "which other machines cannot reach. Set transport.http.base_url to the URL clients use " +
+              "(e.g. https://mcp.example.com)"
+          )
+        }
       }
     })
+  )
+
+/** The answer to a request that arrives while the server drains (its connection then closes). */
+const shuttingDown = () =>
+  HttpServerResponse.unsafeJson(
+    { error: "temporarily_unavailable", error_description: "The server is shutting down" },
+    { status: 503, headers: { connection: "close", "retry-after": "5" } }
   )
 
 /** True for an http base URL whose host is not loopback (tokens would cross the network in clear). */

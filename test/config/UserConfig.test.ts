@@ -58,7 +58,8 @@ describe("UserConfig defaults", () => {
             scheme: "http",
             base_url: null,
             trust_proxy: false,
-            stateless: false
+            stateless: false,
+            shutdown_timeout: 10
           }
         },
         projects: {},
@@ -75,7 +76,8 @@ describe("UserConfig defaults", () => {
         access_token_ttl: 3600,
         refresh_token_ttl: 2592000,
         authorization: { required_scopes: [] },
-        registration: { rate_limit_per_minute: 20, max_clients: 10000, unused_client_ttl: 86400 }
+        registration: { rate_limit_per_minute: 20, max_clients: 10000, unused_client_ttl: 86400 },
+        rate_limits: { authorize: 300, token: 120, revoke: 120, failed_bearer: 60 }
       })
     }))
 
@@ -192,6 +194,14 @@ describe("UserConfig errors", () => {
       expect(e2).toMatchObject({ key: "transport.provider", fix: 'expected "streamable-http" or "stdio"' })
       const e3 = yield* Effect.flip(decodeConfig(UserConfig, file, { transport: { http: { base_url: "ftp://x" } } }))
       expect(e3).toMatchObject({ key: "transport.http.base_url", fix: "expected an absolute http(s) URL" })
+    }))
+
+  it.effect("transport.http.shutdown_timeout: positive seconds (also from a string)", () =>
+    Effect.gen(function*() {
+      const user = yield* decodeConfig(UserConfig, file, { transport: { http: { shutdown_timeout: "2.5" } } })
+      expect(user.transport.http.shutdown_timeout).toBe(2.5)
+      const e = yield* Effect.flip(decodeConfig(UserConfig, file, { transport: { http: { shutdown_timeout: 0 } } }))
+      expect(e).toMatchObject({ key: "transport.http.shutdown_timeout" })
     }))
 
   it.effect("an unknown provider and a bad grant type are errors", () =>

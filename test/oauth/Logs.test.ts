@@ -70,11 +70,23 @@ class RecordingBrowser extends Browser {
   }
 }
 
-describe("G54 logs at debug level carry no secrets (server process)", () => {
+/** The stderr lines of a `logging.format: json` server, each parsed (fails on any other line). */
+const jsonLines = (log: string): Array<Record<string, unknown>> =>
+  log.split("\n").filter((line) => line.trim() !== "").map((line) => {
+    try {
+      return JSON.parse(line) as Record<string, unknown>
+    } catch {
+      throw new Error(`not a JSON log line: ${line}`)
+    }
+  })
+
+for (const format of ["text", "json"] as const) describe(`G54 logs at debug level carry no secrets (server process, ${format} format)`, () => {
   let auth: AuthServer
   beforeAll(async () => {
     auth = await startAuthServer({
       args: ["--debug"],
+      // --debug wins over the configured level.
+      ...(format === "json" ? { userYaml: "logging:\n  level: error\n  format: json\n" } : {}),
       // Upstream tokens that expire within the refresh margin: every /mcp request refreshes them,
       // so upstream refresh tokens flow through the server too.
       fake: { expiringTokens: { expiresIn: 20 }, clientSecret: "upstream-app-secret-4f9a8b7c6d" },
@@ -273,7 +285,23 @@ tool:
     await new Promise((r) => setTimeout(r, 300))
     const log = auth.server.stderr()
     // Debug logging really was on, and the flows really were logged.
-    expect(log).toMatch(/level=DEBUG/)
+    if (format === "text") {
+      expect(log).toMatch(/level=DEBUG/)
+      // The access log: the caller on authenticated /mcp requests, never a query string.
+      expect(log).toMatch(/message="POST \/mcp 200".* user=octocat/)
+      expect(log).toMatch(/message="GET \/github\/callback 302" .*path=\/github\/callback /)
+      expect(log).not.toMatch(/path=\S*\?/)
+    } else {
+      const lines = jsonLines(log)
+      for (const line of lines) {
+        expect(typeof line["timestamp"]).toBe("string")
+        expect(typeof line["message"]).toBe("string")
+      }
+      expect(lines.some((l) => l["level"] === "debug")).toBe(true)
+      expect(lines.some((l) => l["message"] === "POST /mcp 200" && l["user"] === "octocat" && l["provider"] === "github")).toBe(true)
+      expect(lines.some((l) => l["message"] === "GET /github/callback 302" && l["path"] === "/github/callback")).toBe(true)
+      expect(lines.filter((l) => typeof l["path"] === "string" && (l["path"] as string).includes("?"))).toEqual([])
+    }
     expect(log).toContain("Authenticated MCP request")
     expect(secrets.all.size).toBeGreaterThan(40)
     // Clients closing their streams is normal: no error, no second response written.

@@ -24,6 +24,8 @@ export interface AuthServerOptions<P extends FakeProviderName = "github"> {
   readonly authYaml?: string
   /** YAML for the top-level `transport:` block (e.g. a base_url), without the key itself. */
   readonly transportYaml?: string
+  /** More top-level YAML of the user config (e.g. `logging:\n  format: json`), ending with a newline. */
+  readonly userYaml?: string
   readonly args?: ReadonlyArray<string>
   readonly env?: Readonly<Record<string, string>>
   /** Extra files written into the project copy before the server starts (path relative to it). */
@@ -132,7 +134,7 @@ export const startAuthServer = async <P extends FakeProviderName = "github">(
     writeFileSync(
       configPath,
       `mxcp: 1
-${options.transportYaml === undefined ? "" : `transport:\n${options.transportYaml}\n`}projects:
+${options.userYaml ?? ""}${options.transportYaml === undefined ? "" : `transport:\n${options.transportYaml}\n`}projects:
   quickstart:
     profiles:
       default:
@@ -202,6 +204,9 @@ export class Browser {
   /** Every URL visited, in order. */
   readonly visited: Array<string> = []
 
+  /** `fetchImpl`: another fetch, e.g. one that trusts a test certificate (default: the global one). */
+  constructor(readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init)) {}
+
   cookieHeader(url: URL): string | undefined {
     const jar = this.cookies.get(url.host)
     if (jar === undefined || jar.size === 0) return undefined
@@ -226,7 +231,7 @@ export class Browser {
     const cookie = this.cookieHeader(u)
     if (cookie !== undefined) headers.set("cookie", cookie)
     if (!headers.has("accept")) headers.set("accept", "text/html")
-    const res = await fetch(url, { ...init, headers, redirect: "manual" })
+    const res = await this.fetchImpl(url, { ...init, headers, redirect: "manual" })
     this.remember(u, res)
     return res
   }

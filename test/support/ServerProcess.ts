@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { mainJs } from "./Project.js"
@@ -14,8 +15,12 @@ export const isolatedEnv = (extra: Readonly<Record<string, string>>): NodeJS.Pro
 export interface RunningServer {
   readonly url: string
   readonly proc: ChildProcess
-  /** Everything the server wrote to stderr so far. */
+  /** Everything the server wrote to stderr so far (and, after it, stdout). */
   readonly stderr: () => string
+  /** Everything the server wrote to stdout so far (nothing, for the HTTP transport). */
+  readonly stdout: () => string
+  /** Resolves with the exit code once the process has exited (whoever stopped it). */
+  readonly exited: Promise<number | null>
   /** Send a signal and wait for exit; resolves with the exit code. */
   readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
 }
@@ -56,6 +61,8 @@ export const startServer = (
           url: m[1],
           proc,
           stderr: () => err + out,
+          stdout: () => out,
+          exited,
           stop: (signal = "SIGTERM") => {
             if (proc.exitCode !== null) return Promise.resolve(proc.exitCode)
             proc.kill(signal)
@@ -88,3 +95,24 @@ export const runCli = (
     proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
     proc.once("exit", (code) => resolvePromise({ code, stdout, stderr }))
   })
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (for servers that do not log their port). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolvePromise, reject) => {
+    const probe = createServer()
+    probe.once("error", reject)
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      probe.close(() => resolvePromise(port))
+    })
+  })
+
+/** Poll `check` every 50 ms until it returns true; fails after `timeoutMs` with `what`. */
+export const waitUntil = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}

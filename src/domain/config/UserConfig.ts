@@ -47,6 +47,16 @@ export const EncryptionKey = Schema.Redacted(
   Schema.String.pipe(Schema.filter(isBase64Key32, { description: "32 bytes, base64-encoded" }))
 )
 
+/** An `allowed_hosts` entry: `name`, `name:port`, `*.domain` (any subdomain) or `[ipv6]`, port optional. */
+export const HostPattern = Schema.String.pipe(
+  Schema.filter(
+    (s) =>
+      /^(?:\*\.)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*(?::\d{1,5})?$/.test(s) ||
+      /^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(s),
+    { description: "a host name, optionally with :port (e.g. mcp.example.com, mcp.example.com:8443, *.example.com)" }
+  )
+)
+
 const PositiveInt = WholeNumber.pipe(Schema.greaterThan(0, { description: "a positive integer" }))
 
 // ---------------------------------------------------------------------------
@@ -190,6 +200,31 @@ export const RegistrationConfig = Schema.Struct({
 })
 export type RegistrationConfig = typeof RegistrationConfig.Type
 
+/** Defaults of `auth.rate_limits`: requests per minute per client address (0 turns a limit off). */
+export const RateLimitDefaults = {
+  authorize: 300,
+  token: 120,
+  revoke: 120,
+  failed_bearer: 60
+} as const
+
+const PerMinute = WholeNumber.pipe(
+  Schema.nonNegative({ description: "a number of requests per minute (0 = no limit)" })
+)
+
+/**
+ * Per-address request limits of the OAuth endpoints; over a limit the answer is 429 with
+ * `Retry-After`. `failed_bearer` counts only /mcp requests with an invalid or expired token: at
+ * the limit, that address gets 429 before any token lookup until its minute is over.
+ */
+export const RateLimitsConfig = Schema.Struct({
+  authorize: withDefault(PerMinute, RateLimitDefaults.authorize),
+  token: withDefault(PerMinute, RateLimitDefaults.token),
+  revoke: withDefault(PerMinute, RateLimitDefaults.revoke),
+  failed_bearer: withDefault(PerMinute, RateLimitDefaults.failed_bearer)
+})
+export type RateLimitsConfig = typeof RateLimitsConfig.Type
+
 /** A profile's `auth` section. */
 export const AuthConfig = Schema.Struct({
   provider: withDefault(ProviderName, "none" as const),
@@ -204,7 +239,8 @@ export const AuthConfig = Schema.Struct({
   /** Absent: OAuth state lives in memory. */
   persistence: Schema.optionalWith(PersistenceConfig, { exact: true, nullable: true }),
   authorization: withDefault(AuthorizationConfig, AuthorizationConfig.make({})),
-  registration: withDefault(RegistrationConfig, RegistrationConfig.make({}))
+  registration: withDefault(RegistrationConfig, RegistrationConfig.make({})),
+  rate_limits: withDefault(RateLimitsConfig, RateLimitsConfig.make({}))
 })
 export type AuthConfig = typeof AuthConfig.Type
 
@@ -225,6 +261,9 @@ export const ProjectConfig = Schema.Struct({
 })
 export type ProjectConfig = typeof ProjectConfig.Type
 
+/** Default of `transport.http.shutdown_timeout`, in seconds. */
+export const DefaultShutdownTimeout = 10
+
 export const HttpTransportConfig = Schema.Struct({
   host: withDefault(NonEmpty, "127.0.0.1"),
   port: withDefault(WholeNumber.pipe(Schema.between(0, 65535, { description: "a port number (0-65535)" })), 8000),
@@ -232,11 +271,16 @@ export const HttpTransportConfig = Schema.Struct({
   scheme: withDefault(Schema.Literal("http", "https"), "http" as const),
   /** The complete external base URL; wins over scheme, host and port. */
   base_url: Schema.optionalWith(Schema.NullOr(HttpUrl), { default: () => null }),
-  /** Trust `X-Forwarded-Proto`/`-Scheme`/`-Host`. */
+  /** Trust `X-Forwarded-Proto`/`-Scheme`/`-Host` (BASE) and the last `X-Forwarded-For` entry (rate limits). */
   trust_proxy: withDefault(Flag, false),
   stateless: withDefault(Flag, false),
-  /** Host header allow-list (DNS rebinding protection); absent: the server decides. */
-  allowed_hosts: Schema.optionalWith(Schema.Array(NonEmpty), { exact: true, nullable: true })
+  /** Seconds shutdown waits for in-flight requests before closing the remaining connections. */
+  shutdown_timeout: withDefault(Seconds, DefaultShutdownTimeout),
+  /**
+   * `Host` header allow-list (DNS rebinding protection): `name`, `name:port`, `*.domain` or
+   * `[ipv6]`. Absent: bound to loopback, only loopback names and the base_url host; else any.
+   */
+  allowed_hosts: Schema.optionalWith(Schema.Array(HostPattern), { exact: true, nullable: true })
 })
 export type HttpTransportConfig = typeof HttpTransportConfig.Type
 

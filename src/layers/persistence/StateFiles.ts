@@ -16,7 +16,7 @@
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import { dirname } from "node:path"
-import { Effect, Redacted } from "effect"
+import { Effect, Either, Redacted } from "effect"
 import { ConfigError } from "../../domain/ConfigError.js"
 import { decodeKey, KEY_BYTES } from "./SecretBox.js"
 
@@ -161,4 +161,66 @@ export const loadEncryptionKey = (
     const keyPath = keyPathFor(databasePath)
     yield* createKeyFile(keyPath)
     return yield* readKeyFile(keyPath)
+  })
+
+/** The nearest folder at or above `dir` that exists (for a folder `prepareDatabaseFile` would create). */
+const nearestExisting = (dir: string): string => {
+  let current = dir
+  while (!fs.existsSync(current) && dirname(current) !== current) current = dirname(current)
+  return current
+}
+
+/**
+ * What `prepareDatabaseFile` and `loadEncryptionKey` would refuse, found without creating or
+ * changing anything (for `mxcp validate`): the folder must be (or be creatable in) a writable
+ * folder, an existing database or key file must be private, and a key file must hold a key.
+ * Gives every problem found; `warnings` are notes that do not stop a start.
+ */
+export const inspectStateFiles = (
+  databasePath: string,
+  configured: Redacted.Redacted<string> | undefined
+): Effect.Effect<{ readonly problems: ReadonlyArray<ConfigError>; readonly warnings: ReadonlyArray<string> }> =>
+  Effect.gen(function* () {
+    const problems: Array<ConfigError> = []
+    const warnings: Array<string> = []
+    const folder = dirname(databasePath)
+    const existing = nearestExisting(folder)
+    const folderStat = fs.statSync(existing, { throwIfNoEntry: false })
+    if (folderStat === undefined || !folderStat.isDirectory()) {
+      problems.push(new ConfigError({
+        file: databasePath,
+        key: "",
+        message: `${existing} is not a folder, so the OAuth database cannot be created`,
+        fix: "point auth.persistence.path into a folder"
+      }))
+    } else {
+      try {
+        fs.accessSync(existing, fs.constants.W_OK | fs.constants.X_OK)
+      } catch {
+        problems.push(new ConfigError({
+          file: databasePath,
+          key: "",
+          message: `the folder ${existing} is not writable by this user`,
+          fix: `make ${existing} writable by the server's user, or choose another auth.persistence.path`
+        }))
+      }
+    }
+    const databaseExists = fs.existsSync(databasePath)
+    if (databaseExists) {
+      const checked = yield* Effect.either(checkPrivate(databasePath, "the OAuth database"))
+      if (Either.isLeft(checked)) problems.push(checked.left)
+    }
+    if (configured === undefined) {
+      const keyPath = keyPathFor(databasePath)
+      if (fs.existsSync(keyPath)) {
+        const read = yield* Effect.either(readKeyFile(keyPath))
+        if (Either.isLeft(read)) problems.push(read.left)
+      } else if (databaseExists) {
+        warnings.push(
+          `${keyPath}: the OAuth database exists but its key file does not; a new key will be generated and ` +
+            "stored upstream tokens can no longer be decrypted (those users log in again)"
+        )
+      }
+    }
+    return { problems, warnings }
   })
