@@ -12,7 +12,8 @@
  *   A request whose client went away before any answer is logged with 499, a defect with 500.
  * - `client` is the TCP peer, or with `trust_proxy` the last `X-Forwarded-For` entry (the one our
  *   proxy appended; earlier entries are the client's own claims).
- * - The user is known only on /mcp requests with a valid bearer token (`noteCaller`).
+ * - The user (name, id, provider, display name, email: interface.md section 7) is known only on
+ *   /mcp requests with a valid bearer token; the bearer guard fills it in.
  * - Hot path: one log call, no extra fiber; the fields are plain values.
  */
 import type { HttpServerResponse } from "@effect/platform"
@@ -20,7 +21,6 @@ import type { HttpServerRequest } from "@effect/platform"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Cause, Effect, Exit, Option } from "effect"
 import { RequestLog, type RequestLogEntry } from "../services/RequestLog.js"
-import type { McpCaller } from "./McpHttpHandler.js"
 
 /** Longest path written to the log; longer ones are cut (and marked with `...`). */
 const MAX_PATH = 200
@@ -45,16 +45,6 @@ export const clientForLog = (request: HttpServerRequest.HttpServerRequest, trust
   }
   return Option.getOrElse(request.remoteAddress, () => "unknown")
 }
-
-/** Record the authenticated caller of this request for its access-log line. */
-export const noteCaller = (caller: McpCaller): Effect.Effect<void> =>
-  Effect.map(Effect.serviceOption(RequestLog), (entry) => {
-    if (Option.isNone(entry)) return
-    // Only the name and the provider: `extra.user` also holds the upstream token.
-    const user = caller.authInfo.extra?.["user"] as { username?: unknown; provider?: unknown } | undefined
-    if (typeof user?.username === "string") entry.value.user = user.username
-    if (typeof user?.provider === "string") entry.value.provider = user.provider
-  })
 
 /** The status the client got (or 499/500 when it got none). */
 const statusOf = (
@@ -85,6 +75,9 @@ export const logRequest = (
     client: clientForLog(request, trustProxy)
   }
   if (entry.user !== undefined) fields["user"] = entry.user
+  if (entry.userId !== undefined) fields["user_id"] = entry.userId
   if (entry.provider !== undefined) fields["provider"] = entry.provider
+  if (entry.name !== undefined) fields["name"] = entry.name
+  if (entry.email !== undefined) fields["email"] = entry.email
   return Effect.logInfo(`${request.method} ${path} ${status}`).pipe(Effect.annotateLogs(fields))
 }

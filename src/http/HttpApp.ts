@@ -2,7 +2,6 @@ import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platf
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Cause, Context, Effect, Either } from "effect"
 import { AppConfig, type ServeSettings } from "../services/AppConfig.js"
-import { noteCaller } from "./AccessLog.js"
 import { baseUrlFor } from "./BaseUrl.js"
 import type { McpHttpHandler } from "./McpHttpHandler.js"
 import type { OAuthRoutes } from "./OAuthRoutes.js"
@@ -196,7 +195,7 @@ export const makeHttpApp = (mcp: McpHttpHandler, oauth: OAuthRoutes | undefined)
       ? mcp.handle(request, undefined)
       : Effect.flatMap(oauth.guard(request), Either.match({
         onLeft: Effect.succeed,
-        onRight: (caller) => Effect.zipRight(noteCaller(caller), mcp.handle(request, caller))
+        onRight: (caller) => mcp.handle(request, caller)
       })))
   const base = HttpRouter.empty.pipe(
     HttpRouter.get("/health", HttpServerResponse.unsafeJson({ status: "ok" })),

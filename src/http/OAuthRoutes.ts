@@ -1,6 +1,6 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
-import { Clock, Effect, Either } from "effect"
+import { Clock, Effect, Either, Option } from "effect"
 import { validateClientMetadata } from "../domain/oauth/ClientMetadata.js"
 import {
   InvalidClientMetadata,
@@ -18,6 +18,7 @@ import { BearerAuth } from "../services/BearerAuth.js"
 import { ClientRegistry } from "../services/ClientRegistry.js"
 import { IdentityProvider } from "../services/IdentityProvider.js"
 import { OAuthSettings } from "../services/OAuthSettings.js"
+import { RequestLog } from "../services/RequestLog.js"
 import { TokenEndpoint } from "../services/TokenEndpoint.js"
 import { baseUrlFor } from "./BaseUrl.js"
 import { renderConsentPage, renderErrorPage } from "./ConsentPage.js"
@@ -311,15 +312,26 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
           )
         }
         const auth = result.right
-        yield* Effect.logInfo("Authenticated MCP request").pipe(
-          Effect.annotateLogs({
-            username: auth.user.username,
-            user_id: auth.user.id,
-            provider: auth.user.provider,
-            name: auth.user.name,
-            email: auth.user.email
-          })
-        )
+        // Who made this request (interface.md section 7): on the request's access-log line when
+        // the HTTP server keeps one, else on a line of its own.
+        const entry = yield* Effect.serviceOption(RequestLog)
+        if (Option.isSome(entry)) {
+          entry.value.user = auth.user.username
+          entry.value.provider = auth.user.provider
+          entry.value.userId = auth.user.id
+          entry.value.name = auth.user.name
+          entry.value.email = auth.user.email
+        } else {
+          yield* Effect.logInfo("Authenticated MCP request").pipe(
+            Effect.annotateLogs({
+              username: auth.user.username,
+              user_id: auth.user.id,
+              provider: auth.user.provider,
+              name: auth.user.name,
+              email: auth.user.email
+            })
+          )
+        }
         const authInfo: AuthInfo = {
           // The SDK wants the token string; it is never logged or sent anywhere by us.
           token: "[bearer]",

@@ -63,8 +63,10 @@ export const makeSdkServer = (endpoints: McpEndpoints.Shape, runtime: Runtime.Ru
   }
 
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: endpoints.tools as Array<never> }))
+  // The SDK's own tools/call wrapper has checked the request against CallToolRequestSchema
+  // (answering -32602 when it does not match) before this handler runs.
   server.setRequestHandler(methodOnly("tools/call"), (request, extra) => {
-    const { params } = strictly(CallToolRequestSchema, "tools/call", request)
+    const { params } = request as unknown as z.infer<typeof CallToolRequestSchema>
     return run(endpoints.callTool(params.name, params.arguments, ctxOf(extra)), extra.signal) as Promise<never>
   })
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: endpoints.resources as Array<never> }))

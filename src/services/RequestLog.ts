@@ -9,6 +9,10 @@ export interface RequestLogEntry {
   user: string | undefined
   /** That user's identity provider (`github`, `atlassian`, `salesforce`). */
   provider: string | undefined
+  /** The user's id, display name and email at the provider (authenticated requests only). */
+  userId?: string | undefined
+  name?: string | undefined
+  email?: string | undefined
 }
 
 /** The access-log entry of the current HTTP request (absent outside the HTTP server). */

@@ -57,8 +57,8 @@ describe("OAuth end to end: real MCP SDK client, fake GitHub upstream, server pr
     for (const upstream of auth.fake.issuedAccessTokens) expect(everything).not.toContain(upstream)
     await client.close()
     // The server logged who called, without the token.
-    const logLine = auth.server.stderr().split("\n").find((l) => l.includes("Authenticated MCP request")) ?? ""
-    expect(logLine).toContain("username=octo")
+    const logLine = auth.server.stderr().split("\n").find((l) => l.includes('message="POST /mcp 200"') && l.includes(" user=")) ?? ""
+    expect(logLine).toContain("user=octo")
     expect(logLine).toContain("user_id=4242")
     expect(logLine).toContain("provider=github")
     expect(logLine).toContain("email=octo@example.com")

@@ -288,7 +288,8 @@ tool:
     if (format === "text") {
       expect(log).toMatch(/level=DEBUG/)
       // The access log: the caller on authenticated /mcp requests, never a query string.
-      expect(log).toMatch(/message="POST \/mcp 200".* user=octocat/)
+      const mcpLine = log.split("\n").find((l) => l.includes('message="POST /mcp 200"') && l.includes(" user=octocat")) ?? ""
+      for (const field of [/ user_id=\S+/, / provider=github/, / name=\S+/, / email=\S+/]) expect(mcpLine).toMatch(field)
       expect(log).toMatch(/message="GET \/github\/callback 302" .*path=\/github\/callback /)
       expect(log).not.toMatch(/path=\S*\?/)
     } else {
@@ -298,11 +299,15 @@ tool:
         expect(typeof line["message"]).toBe("string")
       }
       expect(lines.some((l) => l["level"] === "debug")).toBe(true)
-      expect(lines.some((l) => l["message"] === "POST /mcp 200" && l["user"] === "octocat" && l["provider"] === "github")).toBe(true)
+      expect(
+        lines.some((l) =>
+          l["message"] === "POST /mcp 200" && l["user"] === "octocat" && l["provider"] === "github" &&
+          typeof l["user_id"] === "string" && typeof l["email"] === "string" && typeof l["name"] === "string"
+        )
+      ).toBe(true)
       expect(lines.some((l) => l["message"] === "GET /github/callback 302" && l["path"] === "/github/callback")).toBe(true)
       expect(lines.filter((l) => typeof l["path"] === "string" && (l["path"] as string).includes("?"))).toEqual([])
     }
-    expect(log).toContain("Authenticated MCP request")
     expect(secrets.all.size).toBeGreaterThan(40)
     // Clients closing their streams is normal: no error, no second response written.
     expect(log).not.toContain("Unhandled HTTP error")

@@ -150,8 +150,9 @@ const describeProvider = <P extends Provider>(c: ProviderCase<P>) => {
         expect(everything).not.toContain(upstream)
         expect(auth.server.stderr()).not.toContain(upstream)
       }
-      const logLine = auth.server.stderr().split("\n").find((l) => l.includes("Authenticated MCP request")) ?? ""
-      expect(logLine).toContain(`username=${c.user.username}`)
+      // The access-log line of an authenticated /mcp request names the caller (interface.md section 7).
+      const logLine = auth.server.stderr().split("\n").find((l) => l.includes('message="POST /mcp 200"') && l.includes(" user=")) ?? ""
+      expect(logLine).toContain(`user=${c.user.username}`)
       expect(logLine).toContain(`user_id=${c.user.id}`)
       expect(logLine).toContain(`provider=${c.provider}`)
       expect(logLine).toContain(`email=${c.user.email}`)
