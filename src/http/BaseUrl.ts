@@ -47,7 +47,7 @@ const forwardedAuthority = (
 /**
  * The external base URL (interface.md section 5), without a trailing slash:
  * - `transport.http.base_url` when set;
- * - else the scheme: `transport.http.scheme: https`, else `X-Forwarded-Proto`/`X-Forwarded-Scheme`
+ * - else the scheme: `transport.http.scheme` when set, else `X-Forwarded-Proto`/`X-Forwarded-Scheme`
  *   when `trust_proxy`, else the connection's (plain http: the server itself never terminates TLS);
  * - plus the host: `X-Forwarded-Host` (+ `X-Forwarded-Port`) when `trust_proxy`, else the
  *   configured host and the bound port (a wildcard host such as `0.0.0.0` becomes `127.0.0.1`).
@@ -64,7 +64,8 @@ export const baseUrlFor = (
   let authority = `${hostForUrl(serve.host)}:${boundPort}`
   if (serve.trustProxy) {
     const proto = (first(headers["x-forwarded-proto"]) ?? first(headers["x-forwarded-scheme"]))?.toLowerCase()
-    if (serve.scheme !== "https" && (proto === "https" || proto === "http")) scheme = proto
+    const schemeSet = serve.schemeFromConfig ?? serve.scheme === "https"
+    if (!schemeSet && (proto === "https" || proto === "http")) scheme = proto
     authority = forwardedAuthority(headers, scheme) ?? authority
   }
   return `${scheme}://${authority}`

@@ -28,6 +28,11 @@ export interface ServeSettings {
   readonly port: number
   readonly transport: "streamable-http" | "stdio"
   readonly scheme: "http" | "https"
+  /**
+   * `scheme` was set in the config, so forwarded headers never change it. Absent (settings built
+   * by hand): only an `https` scheme counts as set.
+   */
+  readonly schemeFromConfig?: boolean
   readonly baseUrl: string | null
   readonly trustProxy: boolean
   readonly stateless: boolean

@@ -55,7 +55,6 @@ describe("UserConfig defaults", () => {
           http: {
             host: "127.0.0.1",
             port: 8000,
-            scheme: "http",
             base_url: null,
             trust_proxy: false,
             stateless: false,
@@ -186,6 +185,19 @@ describe("UserConfig errors", () => {
       expect(e.fix).toContain("client_id, client_secret")
     }))
 
+  it.effect("base_url must be an origin: a path, query, fragment or userinfo is an error naming the key", () =>
+    Effect.gen(function*() {
+      for (const bad of ["https://mcp.example.com/mxcp", "https://mcp.example.com/?a=1", "https://mcp.example.com/#x", "https://u:p@mcp.example.com", "ftp://mcp.example.com"]) {
+        const e = yield* Effect.flip(decodeConfig(UserConfig, file, { transport: { http: { base_url: bad } } }))
+        expect(e.key).toBe("transport.http.base_url")
+        expect(e.fix).toContain("origin")
+      }
+      for (const good of ["https://mcp.example.com", "https://mcp.example.com/", "http://127.0.0.1:8000"]) {
+        const user = yield* decodeConfig(UserConfig, file, { transport: { http: { base_url: good } } })
+        expect(user.transport.http.base_url).toBe(good)
+      }
+    }))
+
   it.effect("a wrong type says what was expected", () =>
     Effect.gen(function*() {
       const e = yield* Effect.flip(decodeConfig(UserConfig, file, { transport: { http: { port: "abc" } } }))
@@ -193,7 +205,10 @@ describe("UserConfig errors", () => {
       const e2 = yield* Effect.flip(decodeConfig(UserConfig, file, { transport: { provider: "sse" } }))
       expect(e2).toMatchObject({ key: "transport.provider", fix: 'expected "streamable-http" or "stdio"' })
       const e3 = yield* Effect.flip(decodeConfig(UserConfig, file, { transport: { http: { base_url: "ftp://x" } } }))
-      expect(e3).toMatchObject({ key: "transport.http.base_url", fix: "expected an absolute http(s) URL" })
+      expect(e3).toMatchObject({
+        key: "transport.http.base_url",
+        fix: "expected an http(s) origin such as https://mcp.example.com (no path, query or fragment)"
+      })
     }))
 
   it.effect("transport.http.shutdown_timeout: positive seconds (also from a string)", () =>

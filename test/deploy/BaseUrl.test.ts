@@ -94,6 +94,15 @@ describe("baseUrlFor", () => {
     expect(base(proxied, { "x-forwarded-port": "443" })).toBe(`http://127.0.0.1:${PORT}`)
   })
 
+  it("an explicit scheme: http in the config is not upgraded by X-Forwarded-Proto either; an absent one is", () => {
+    expect(base({ scheme: "http", schemeFromConfig: true, trustProxy: true }, { "x-forwarded-proto": "https" })).toBe(
+      `http://127.0.0.1:${PORT}`
+    )
+    expect(base({ scheme: "http", schemeFromConfig: false, trustProxy: true }, { "x-forwarded-proto": "https" })).toBe(
+      `https://127.0.0.1:${PORT}`
+    )
+  })
+
   it("an explicit scheme: https is not downgraded by X-Forwarded-Proto: http", () => {
     expect(base({ scheme: "https", trustProxy: true }, { "x-forwarded-proto": "http" })).toBe(`https://127.0.0.1:${PORT}`)
   })

@@ -28,6 +28,19 @@ export const HttpUrl = Schema.String.pipe(
   Schema.filter(isHttpUrl, { description: "an absolute http(s) URL" })
 )
 
+/**
+ * The external base URL: an http(s) origin. A path cannot work (the OAuth endpoints and
+ * `/.well-known/...` live at the root), and query, fragment or userinfo make no sense here.
+ */
+export const BaseUrl = Schema.String.pipe(
+  Schema.filter((s) => {
+    if (!isHttpUrl(s)) return false
+    const url = new URL(s)
+    return (url.pathname === "/" || url.pathname === "") && url.search === "" && url.hash === "" &&
+      url.username === "" && url.password === "" && !s.includes("?") && !s.includes("#")
+  }, { description: "an http(s) origin such as https://mcp.example.com (no path, query or fragment)" })
+)
+
 /** A URL path such as `/github/callback`. */
 export const CallbackPath = Schema.String.pipe(
   Schema.filter((s) => s.startsWith("/") && !s.includes("?") && !s.includes("#"), {
@@ -267,10 +280,13 @@ export const DefaultShutdownTimeout = 10
 export const HttpTransportConfig = Schema.Struct({
   host: withDefault(NonEmpty, "127.0.0.1"),
   port: withDefault(WholeNumber.pipe(Schema.between(0, 65535, { description: "a port number (0-65535)" })), 8000),
-  /** Scheme of the external URL (`https` behind a TLS-terminating proxy). */
-  scheme: withDefault(Schema.Literal("http", "https"), "http" as const),
+  /**
+   * Scheme of the external URL (`https` behind a TLS-terminating proxy). Absent: `http`, unless
+   * `trust_proxy` and the proxy says otherwise; set, it wins over forwarded headers.
+   */
+  scheme: Schema.optionalWith(Schema.Literal("http", "https"), { exact: true, nullable: true }),
   /** The complete external base URL; wins over scheme, host and port. */
-  base_url: Schema.optionalWith(Schema.NullOr(HttpUrl), { default: () => null }),
+  base_url: Schema.optionalWith(Schema.NullOr(BaseUrl), { default: () => null }),
   /** Trust `X-Forwarded-Proto`/`-Scheme`/`-Host` (BASE) and the last `X-Forwarded-For` entry (rate limits). */
   trust_proxy: withDefault(Flag, false),
   stateless: withDefault(Flag, false),
