@@ -84,7 +84,7 @@ const shuttingDown = (server: RunningServer) => () => server.stderr().includes("
 
 // Each test runs its own server process: run them side by side.
 describe.concurrent("graceful shutdown (server processes)", () => {
-  it("a request in flight at SIGTERM completes with 200, new connections are refused, then exit 0", async () => {
+  it.each(["SIGTERM", "SIGINT"] as const)("a request in flight at %s completes with 200, new connections are refused, then exit 0", async (signal) => {
     const project = projectWithFifo("    shutdown_timeout: 25\n")
     const server = await startServer(project.dir, ["--config", project.config])
     let fd = -1
@@ -92,7 +92,7 @@ describe.concurrent("graceful shutdown (server processes)", () => {
       const client = await connectClient(server.url)
       const slow = client.callTool({ name: "slow_read", arguments: {} })
       fd = await whenQueryRuns(project.fifo)
-      server.proc.kill("SIGTERM")
+      server.proc.kill(signal)
       await waitUntil("the shutdown to start", shuttingDown(server))
       expect(await connectOutcome(server.url)).toBe("ECONNREFUSED")
       // The process is still there, waiting for the query.
