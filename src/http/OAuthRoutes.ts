@@ -130,6 +130,13 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
 
     const prmUrl = (base: string) => `${base}/.well-known/oauth-protected-resource/mcp`
 
+    // `BASE/mcp` as a URL for the SDK's AuthInfo; BASE is the same for nearly every request.
+    let lastResource: { readonly base: string; readonly url: URL } | undefined
+    const resourceUrl = (base: string): URL => {
+      if (lastResource?.base !== base) lastResource = { base, url: new URL(mcpResource(base)) }
+      return lastResource.url
+    }
+
     const authServerMetadata = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
       const base = baseOf(request)
       return HttpServerResponse.unsafeJson({
@@ -338,7 +345,7 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
           clientId: auth.clientId,
           scopes: [...auth.scopes],
           expiresAt: Math.floor(auth.expiresAt / 1000),
-          resource: new URL(mcpResource(base)),
+          resource: resourceUrl(base),
           extra: { user: auth.sqlUser }
         }
         return Either.right({ authInfo, principal: auth.principal } satisfies McpCaller)

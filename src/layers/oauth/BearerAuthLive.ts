@@ -10,6 +10,7 @@ import { ClientRegistry } from "../../services/ClientRegistry.js"
 import { IdentityProvider } from "../../services/IdentityProvider.js"
 import { OAuthSettings } from "../../services/OAuthSettings.js"
 import { TokenStore } from "../../services/TokenStore.js"
+import { tracingEnabled } from "../Tracing.js"
 
 /** Refresh an upstream token this long before it expires. */
 const EXPIRY_SKEW_MS = 30_000
@@ -17,6 +18,8 @@ const EXPIRY_SKEW_MS = 30_000
 const invalid = (description: string) => new InvalidToken({ description })
 
 export const makeBearerAuth = Effect.gen(function* () {
+  // A span per /mcp request only when an application tracer collects it (see Tracing.ts).
+  const traced: typeof Effect.fnUntraced = (yield* tracingEnabled) ? Effect.fn("BearerAuth.authenticate") : Effect.fnUntraced
   const store = yield* TokenStore
   const clients = yield* ClientRegistry
   const provider = yield* IdentityProvider
@@ -87,7 +90,7 @@ export const makeBearerAuth = Effect.gen(function* () {
       )
     })
 
-  const authenticate = Effect.fn("BearerAuth.authenticate")(function* (authorization: string | undefined, base: string) {
+  const authenticate = traced(function* (authorization: string | undefined, base: string) {
     if (authorization === undefined || authorization.trim() === "") return yield* Effect.fail<NoToken>({ _tag: "NoToken" })
     const m = /^Bearer[ ]+([^\s]+)\s*$/i.exec(authorization)
     if (m === null || m[1] === undefined) return yield* Effect.fail(invalid("The Authorization header is not a Bearer token"))
