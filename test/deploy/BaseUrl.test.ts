@@ -14,6 +14,7 @@ import { scopedFakeGitHub } from "../support/fakes/FakeGitHub.js"
 import { inProcessServer } from "../support/InProcess.js"
 import { type AuthServer, CONFIG_CLIENT, startAuthServer } from "../support/OAuthHarness.js"
 import { challengeOf, newVerifier } from "../support/OAuthFlows.js"
+import { serveSettings } from "../support/Settings.js"
 
 const CALLBACK_PATH = "/github/callback"
 
@@ -27,20 +28,7 @@ afterAll(async () => {
   await auth?.stop()
 })
 
-const serve = (overrides: Partial<ServeSettings> = {}): ServeSettings => ({
-  host: "127.0.0.1",
-  port: 8000,
-  transport: "streamable-http",
-  scheme: "http",
-  baseUrl: null,
-  trustProxy: false,
-  stateless: false,
-  readonly: false,
-  sqlTools: false,
-  exposeExternalToken: false,
-  debug: false,
-  ...overrides
-})
+const serve = serveSettings
 
 describe("baseUrlFor", () => {
   const PORT = 8123

@@ -10,11 +10,11 @@ import { makeRequestChecks } from "../../src/http/HttpApp.js"
 import { AppConfigFromValues, decodeConfig } from "../../src/layers/AppConfigLive.js"
 import { HttpServerLive } from "../../src/layers/ServerLayers.js"
 import { HttpTransportConfig } from "../../src/domain/config/UserConfig.js"
-import type { ServeSettings } from "../../src/services/AppConfig.js"
 import { scopedFakeGitHub } from "../support/fakes/FakeGitHub.js"
 import { inProcessServer } from "../support/InProcess.js"
 import { copyExample } from "../support/Project.js"
 import { type RawAnswer, rawRequest } from "../support/RawHttp.js"
+import { serveSettings } from "../support/Settings.js"
 
 const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" }
 const INITIALIZE = JSON.stringify({
@@ -247,20 +247,7 @@ describe("Origin checks on /mcp", () => {
 })
 
 describe("the checks as a function, and their config", () => {
-  const serve = (overrides: Partial<ServeSettings> = {}): ServeSettings => ({
-    host: "127.0.0.1",
-    port: 8000,
-    transport: "streamable-http",
-    scheme: "http",
-    baseUrl: null,
-    trustProxy: false,
-    stateless: false,
-    readonly: false,
-    sqlTools: false,
-    exposeExternalToken: false,
-    debug: false,
-    ...overrides
-  })
+  const serve = serveSettings
 
   it("loopback binds check Host; other binds only with an allow-list", () => {
     for (const host of ["127.0.0.1", "127.0.0.5", "localhost", "::1", "[::1]"]) {
