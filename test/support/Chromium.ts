@@ -5,7 +5,7 @@
  * background fetches would only be refused) and quiet. Also: the viewports the tests render at,
  * a screenshot path under `test-results/`, and a readability probe of the current page.
  */
-import { mkdirSync } from "node:fs"
+import { existsSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { type Browser, type BrowserContextOptions, chromium, type Page } from "playwright-core"
 import { repoRoot } from "./Project.js"
@@ -25,13 +25,15 @@ export const CHROMIUM_FLAGS: ReadonlyArray<string> = [
 
 /** Launch Chromium once (per test file); close it in `afterAll`. */
 export const launchChromium = (): Promise<Browser> =>
-  chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    chromiumSandbox: false,
-    args: [...CHROMIUM_FLAGS],
-    timeout: 30_000
-  })
+  !existsSync(CHROMIUM_PATH)
+    ? Promise.reject(new Error(`Chromium is not installed (${CHROMIUM_PATH}): apt-get install chromium (.ci/run does)`))
+    : chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      chromiumSandbox: false,
+      args: [...CHROMIUM_FLAGS],
+      timeout: 30_000
+    })
 
 /** A laptop-sized window. */
 export const DESKTOP: BrowserContextOptions = {

@@ -141,6 +141,9 @@ export const startNginx = async (options: {
   /** Default: TLS when `openssl` is available. */
   readonly tls?: boolean
 }): Promise<RunningNginx> => {
+  if (!existsSync(NGINX_BIN)) {
+    throw new Error(`nginx is not installed (${NGINX_BIN}): apt-get install nginx (.ci/run does), or set NGINX_BIN`)
+  }
   const dir = mkdtempSync(join(tmpdir(), "mxcp-nginx-"))
   // Run as root, nginx's workers switch to `nobody`: they must be able to enter the folder.
   chmodSync(dir, 0o755)
