@@ -35,9 +35,13 @@ const serveOn = (server: NodeServer) =>
       const config = yield* AppConfig
       const mcp = yield* makeMcpHttpHandler({ stateless: config.serve.stateless })
       const auth = yield* OAuthHttp
+      // The port never changes once listening (asked per request for BASE): remember it.
+      let knownPort: number | undefined
       const boundPort = () => {
+        if (knownPort !== undefined) return knownPort
         const address = server.address()
-        return typeof address === "object" && address !== null ? address.port : config.serve.port
+        if (typeof address === "object" && address !== null) knownPort = address.port
+        return knownPort ?? config.serve.port
       }
       const oauth = auth.routes === undefined ? undefined : yield* auth.routes({ boundPort })
       const app = makeHttpApp(mcp, oauth)
