@@ -2,7 +2,9 @@
  * A minimal MCP Streamable HTTP client for the benchmark: plain `node:http` with a keep-alive
  * agent per connection, JSON or SSE responses, and strict checking of the `get_product` result.
  */
+import { readFileSync } from "node:fs"
 import { Agent, type IncomingHttpHeaders, request } from "node:http"
+import { DuckDBInstance } from "@duckdb/node-api"
 import type { SessionMode } from "./targets.js"
 
 export const PROTOCOL_VERSION = "2025-06-18"
@@ -15,6 +17,28 @@ export interface ExpectedProduct {
   readonly category: string
   readonly price: number
   readonly in_stock: boolean
+}
+
+/** The first five products, as `setupSql` (the example's `sql/setup.sql`) creates them, on a private in-memory database. */
+export const loadExpectedProducts = async (setupSql: string): Promise<ReadonlyArray<ExpectedProduct>> => {
+  const db = await DuckDBInstance.create(":memory:")
+  const conn = await db.connect()
+  try {
+    await conn.run(readFileSync(setupSql, "utf8"))
+    const reader = await conn.runAndReadAll(
+      "SELECT id, name, category, CAST(price AS DOUBLE) AS price, in_stock FROM products ORDER BY id LIMIT 5"
+    )
+    return reader.getRowObjectsJS().map((r) => ({
+      id: Number(r["id"]),
+      name: String(r["name"]),
+      category: String(r["category"]),
+      price: Number(r["price"]),
+      in_stock: r["in_stock"] === true
+    }))
+  } finally {
+    conn.closeSync()
+    db.closeSync()
+  }
 }
 
 /** A failed request, with a short kind used to group errors in the report. */

@@ -14,15 +14,14 @@
  * driver's own CPU use never competes with the server being measured.
  */
 import { execFileSync } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { DuckDBInstance } from "@duckdb/node-api"
 import { type ErrorTally, machineCpuMs, type PhaseResult, percentile, runPhase } from "./load.js"
-import { type ExpectedProduct, McpConnection } from "./mcp-client.js"
+import { type ExpectedProduct, loadExpectedProducts, McpConnection } from "./mcp-client.js"
 import { mxcpAuthTarget } from "./auth-target.js"
 import { baselineTarget, mxcpTarget, type RunningTarget, type Target } from "./targets.js"
 
@@ -101,30 +100,6 @@ const selectTargets = (all: ReadonlyArray<Target>, names: ReadonlyArray<string> 
 const pinDriver = (): string => {
   execFileSync("taskset", ["-a", "-p", "-c", "0", String(process.pid)], { stdio: "ignore" })
   return "1"
-}
-
-// ---------------------------------------------------------------------------------------------
-// Expected rows: the same setup.sql on a private in-memory database.
-
-const loadExpectedProducts = async (): Promise<ReadonlyArray<ExpectedProduct>> => {
-  const db = await DuckDBInstance.create(":memory:")
-  const conn = await db.connect()
-  try {
-    await conn.run(readFileSync(SETUP_SQL, "utf8"))
-    const reader = await conn.runAndReadAll(
-      "SELECT id, name, category, CAST(price AS DOUBLE) AS price, in_stock FROM products ORDER BY id LIMIT 5"
-    )
-    return reader.getRowObjectsJS().map((r) => ({
-      id: Number(r["id"]),
-      name: String(r["name"]),
-      category: String(r["category"]),
-      price: Number(r["price"]),
-      in_stock: r["in_stock"] === true
-    }))
-  } finally {
-    conn.closeSync()
-    db.closeSync()
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,7 +282,7 @@ const main = async (): Promise<number> => {
     return 1
   }
   await reportIdleMachine()
-  const products = await loadExpectedProducts()
+  const products = await loadExpectedProducts(SETUP_SQL)
   if (!(await startAll(targets))) return 1
 
   console.log(

@@ -17,13 +17,12 @@
  * A report: the exit code is 0 whatever the numbers, 1 only when something cannot run.
  */
 import { createHash } from "node:crypto"
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { DuckDBInstance } from "@duckdb/node-api"
 import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
 import type { GrantRecord } from "../../src/domain/oauth/Records.js"
 import { OAuthDatabase, OAuthDatabaseSqlite } from "../../src/layers/persistence/OAuthDatabase.js"
@@ -31,7 +30,7 @@ import { encodeAccessToken, encodeGrant, encodeRefreshToken } from "../../src/la
 import { makeTokenStoreSqlite } from "../../src/layers/TokenStoreSqlite.js"
 import { mxcpAuthTarget } from "./auth-target.js"
 import { type PhaseResult, percentile, runPhase } from "./load.js"
-import type { ExpectedProduct } from "./mcp-client.js"
+import { loadExpectedProducts } from "./mcp-client.js"
 import type { RunningTarget, Target } from "./targets.js"
 
 const LOOKUP_GOAL = 1.5
@@ -262,27 +261,6 @@ const lookupBench = async (opts: Options): Promise<void> => {
 // ---------------------------------------------------------------------------------------------
 // 2. Authenticated tools/call, SQLite vs memory
 
-const loadExpectedProducts = async (): Promise<ReadonlyArray<ExpectedProduct>> => {
-  const db = await DuckDBInstance.create(":memory:")
-  const conn = await db.connect()
-  try {
-    await conn.run(readFileSync(join(PROJECT_DIR, "sql/setup.sql"), "utf8"))
-    const reader = await conn.runAndReadAll(
-      "SELECT id, name, category, CAST(price AS DOUBLE) AS price, in_stock FROM products ORDER BY id LIMIT 5"
-    )
-    return reader.getRowObjectsJS().map((r) => ({
-      id: Number(r["id"]),
-      name: String(r["name"]),
-      category: String(r["category"]),
-      price: Number(r["price"]),
-      in_stock: r["in_stock"] === true
-    }))
-  } finally {
-    conn.closeSync()
-    db.closeSync()
-  }
-}
-
 const started: Array<RunningTarget> = []
 
 const httpBench = async (opts: Options): Promise<void> => {
@@ -298,7 +276,7 @@ const httpBench = async (opts: Options): Promise<void> => {
     })
   ]
   try {
-    const products = await loadExpectedProducts()
+    const products = await loadExpectedProducts(join(PROJECT_DIR, "sql/setup.sql"))
     const running: Array<[string, RunningTarget]> = []
     for (const t of targets) {
       const r = await t.start()
