@@ -21,6 +21,7 @@ import type { HttpServerRequest } from "@effect/platform"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Cause, Effect, Exit, Option } from "effect"
 import { RequestLog, type RequestLogEntry } from "../services/RequestLog.js"
+import { lastForwardedFor } from "./RateLimiter.js"
 
 /** Longest path written to the log; longer ones are cut (and marked with `...`). */
 const MAX_PATH = 200
@@ -36,13 +37,8 @@ const ADDRESS = /^[0-9A-Fa-f:.]{1,64}$/
 
 /** The client address for the log (see the module comment). */
 export const clientForLog = (request: HttpServerRequest.HttpServerRequest, trustProxy: boolean): string => {
-  if (trustProxy) {
-    const forwarded = request.headers["x-forwarded-for"]
-    if (forwarded !== undefined) {
-      const last = forwarded.slice(forwarded.lastIndexOf(",") + 1).trim()
-      if (ADDRESS.test(last)) return last
-    }
-  }
+  const forwarded = trustProxy ? lastForwardedFor(request.headers) : undefined
+  if (forwarded !== undefined && ADDRESS.test(forwarded)) return forwarded
   return Option.getOrElse(request.remoteAddress, () => "unknown")
 }
 

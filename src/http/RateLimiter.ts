@@ -97,6 +97,14 @@ export const addressKey = (address: string): string => {
   return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`
 }
 
+/** The last `X-Forwarded-For` entry (see `clientAddress` for why the last), when present and plausible in length. */
+export const lastForwardedFor = (headers: Readonly<Record<string, string | undefined>>): string | undefined => {
+  const forwarded = headers["x-forwarded-for"]
+  if (forwarded === undefined) return undefined
+  const last = forwarded.slice(forwarded.lastIndexOf(",") + 1).trim()
+  return last !== "" && last.length <= 64 ? last : undefined
+}
+
 /**
  * The client address used for rate limits.
  *
@@ -107,13 +115,8 @@ export const addressKey = (address: string): string => {
  * header (`proxy_set_header X-Forwarded-For $remote_addr`) so the last entry is still the client.
  */
 export const clientAddress = (request: HttpServerRequest.HttpServerRequest, trustProxy: boolean): string => {
-  if (trustProxy) {
-    const forwarded = request.headers["x-forwarded-for"]
-    if (forwarded !== undefined) {
-      const last = forwarded.slice(forwarded.lastIndexOf(",") + 1).trim()
-      if (last !== "" && last.length <= 64) return addressKey(last)
-    }
-  }
+  const forwarded = trustProxy ? lastForwardedFor(request.headers) : undefined
+  if (forwarded !== undefined) return addressKey(forwarded)
   const peer = NodeHttpServerRequest.toIncomingMessage(request).socket.remoteAddress
   return peer === undefined ? "unknown" : addressKey(peer)
 }

@@ -9,6 +9,7 @@ import type { ConfigError } from "../domain/ConfigError.js"
 import { ProviderDisplayName } from "../domain/config/UserConfig.js"
 import { baseUrlFor } from "../http/BaseUrl.js"
 import type { AppConfig } from "../services/AppConfig.js"
+import { isLoopbackName } from "../http/HttpApp.js"
 import { isInsecureBase } from "./HttpServeNode.js"
 import { inspectStateFiles } from "./persistence/StateFiles.js"
 
@@ -21,14 +22,11 @@ export interface AuthSetupReport {
   readonly problems: ReadonlyArray<ConfigError>
 }
 
-const isLoopbackHost = (host: string): boolean =>
-  host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host)
-
 /** An `http:` redirect URI to a host other than loopback: codes would cross the network in clear. */
 const isPlainRemote = (uri: string): boolean => {
   try {
     const url = new URL(uri)
-    return url.protocol === "http:" && !isLoopbackHost(url.hostname)
+    return url.protocol === "http:" && !isLoopbackName(url.hostname)
   } catch {
     return false
   }
