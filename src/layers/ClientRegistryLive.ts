@@ -29,6 +29,7 @@ import { sha256Hex } from "../domain/oauth/Tokens.js"
 import { ClientRegistry, type Registration } from "../services/ClientRegistry.js"
 import { TokenGenerator } from "../services/TokenGenerator.js"
 import type { StoreError } from "../services/TokenStore.js"
+import { methodFn } from "./Tracing.js"
 
 /** Default cap on stored dynamic clients. */
 export const MAX_DYNAMIC_CLIENTS = 10_000
@@ -106,6 +107,7 @@ export const makeClientRegistry = Effect.fn("ClientRegistry.make")(function*(
   options: ClientRegistryOptions,
   dynamic: DynamicClientStore
 ) {
+  const fn = yield* methodFn
   const generator = yield* TokenGenerator
   const startedAt = yield* Clock.currentTimeMillis
   const maxDynamic = options.maxDynamicClients ?? MAX_DYNAMIC_CLIENTS
@@ -117,7 +119,7 @@ export const makeClientRegistry = Effect.fn("ClientRegistry.make")(function*(
   }
   const configScopes = unique(options.clients.flatMap((c) => c.scopes))
 
-  const find = Effect.fn("ClientRegistry.find")(function*(clientId: string) {
+  const find = fn("ClientRegistry.find")(function*(clientId: string) {
     const fromConfig = configClients.get(clientId)
     if (fromConfig !== undefined) return Option.some(fromConfig)
     return yield* dynamic.get(clientId)
@@ -132,7 +134,7 @@ export const makeClientRegistry = Effect.fn("ClientRegistry.make")(function*(
     return yield* Effect.dieMessage("TokenGenerator.id keeps returning client ids that are already in use")
   })
 
-  const makeRoom = Effect.fn("ClientRegistry.makeRoom")(function*(now: number) {
+  const makeRoom = fn("ClientRegistry.makeRoom")(function*(now: number) {
     const stored = yield* dynamic.count
     if (stored < maxDynamic) return
     const evicted = yield* dynamic.deleteOldestUnused(now - unusedTtl)
@@ -143,7 +145,7 @@ export const makeClientRegistry = Effect.fn("ClientRegistry.make")(function*(
     }
   })
 
-  const register = Effect.fn("ClientRegistry.register")(function*(
+  const register = fn("ClientRegistry.register")(function*(
     metadata: RegisteredClientMetadata,
     allowedScopes: ReadonlyArray<string>
   ) {

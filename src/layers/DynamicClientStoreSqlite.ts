@@ -16,11 +16,13 @@ import type { DynamicClientStore } from "./ClientRegistryLive.js"
 import { OAuthDatabase } from "./persistence/OAuthDatabase.js"
 import { type ClientRow, decodeClient, encodeClient } from "./persistence/Rows.js"
 import { toStoreError } from "./TokenStoreSqlite.js"
+import { methodFn } from "./Tracing.js"
 
 export const DynamicClientStoreSqlite: Effect.Effect<DynamicClientStore, never, OAuthDatabase> = Effect.gen(function* () {
+  const fn = yield* methodFn
   const { box, sql } = yield* OAuthDatabase
 
-  const get = Effect.fn("DynamicClientStoreSqlite.get")(
+  const get = fn("DynamicClientStoreSqlite.get")(
     function* (clientId: string) {
       const rows = yield* sql<ClientRow>`SELECT * FROM dynamic_clients WHERE client_id = ${clientId}`
       const row = rows[0]
@@ -37,7 +39,7 @@ export const DynamicClientStoreSqlite: Effect.Effect<DynamicClientStore, never, 
     Effect.mapError(toStoreError("getClient"))
   )
 
-  const put = Effect.fn("DynamicClientStoreSqlite.put")(
+  const put = fn("DynamicClientStoreSqlite.put")(
     function* (client: OAuthClient) {
       yield* sql`INSERT OR REPLACE INTO dynamic_clients ${sql.insert({ ...encodeClient(box, client) })}`
     },
@@ -50,7 +52,7 @@ export const DynamicClientStoreSqlite: Effect.Effect<DynamicClientStore, never, 
     Effect.withSpan("DynamicClientStoreSqlite.count")
   )
 
-  const deleteOldestUnused = Effect.fn("DynamicClientStoreSqlite.deleteOldestUnused")(
+  const deleteOldestUnused = fn("DynamicClientStoreSqlite.deleteOldestUnused")(
     function* (createdBefore: number) {
       const deleted = yield* sql`DELETE FROM dynamic_clients WHERE client_id = (
         SELECT c.client_id FROM dynamic_clients c

@@ -37,6 +37,7 @@ import type {
   RefreshTokenRecord
 } from "../domain/oauth/Records.js"
 import { TokenStore } from "../services/TokenStore.js"
+import { methodFn } from "./Tracing.js"
 
 /** Default cap on pending authorization requests. */
 export const MAX_PENDING_AUTH_REQUESTS = 10_000
@@ -357,10 +358,11 @@ const makeState = (options: TokenStoreMemoryOptions) => {
 
 /** A fresh, empty in-memory store. */
 export const makeTokenStoreMemory = (options: TokenStoreMemoryOptions = {}): Effect.Effect<TokenStore.Shape> =>
-  Effect.sync(() => {
+  Effect.gen(function* () {
+    const fn = yield* methodFn
     const s = makeState(options)
     return TokenStore.of({
-      putAuthRequest: Effect.fn("TokenStoreMemory.putAuthRequest")(function*(rec: AuthRequestRecord) {
+      putAuthRequest: fn("TokenStoreMemory.putAuthRequest")(function*(rec: AuthRequestRecord) {
         const dropped = s.putAuthRequest(rec)
         if (dropped > 0) {
           yield* Effect.logWarning("pending authorization requests at their cap: dropped the oldest").pipe(
@@ -368,51 +370,51 @@ export const makeTokenStoreMemory = (options: TokenStoreMemoryOptions = {}): Eff
           )
         }
       }),
-      getAuthRequest: Effect.fn("TokenStoreMemory.getAuthRequest")((id: string, now: number) =>
+      getAuthRequest: fn("TokenStoreMemory.getAuthRequest")((id: string, now: number) =>
         Effect.sync(() => s.getAuthRequest(id, now))
       ),
-      updateAuthRequest: Effect.fn("TokenStoreMemory.updateAuthRequest")((rec: AuthRequestRecord) =>
+      updateAuthRequest: fn("TokenStoreMemory.updateAuthRequest")((rec: AuthRequestRecord) =>
         Effect.sync(() => s.updateAuthRequest(rec))
       ),
-      takeAuthRequestByUpstreamState: Effect.fn("TokenStoreMemory.takeAuthRequestByUpstreamState")(
+      takeAuthRequestByUpstreamState: fn("TokenStoreMemory.takeAuthRequestByUpstreamState")(
         (stateHash: string, now: number) => Effect.sync(() => s.takeAuthRequestByUpstreamState(stateHash, now))
       ),
-      deleteAuthRequest: Effect.fn("TokenStoreMemory.deleteAuthRequest")((id: string) =>
+      deleteAuthRequest: fn("TokenStoreMemory.deleteAuthRequest")((id: string) =>
         Effect.sync(() => s.deleteAuthRequest(id))
       ),
-      putGrant: Effect.fn("TokenStoreMemory.putGrant")((grant: GrantRecord) => Effect.sync(() => s.putGrant(grant))),
-      getGrant: Effect.fn("TokenStoreMemory.getGrant")((id: string) => Effect.sync(() => s.getGrant(id))),
-      updateGrantUpstream: Effect.fn("TokenStoreMemory.updateGrantUpstream")((id: string, upstream: UpstreamTokens) =>
+      putGrant: fn("TokenStoreMemory.putGrant")((grant: GrantRecord) => Effect.sync(() => s.putGrant(grant))),
+      getGrant: fn("TokenStoreMemory.getGrant")((id: string) => Effect.sync(() => s.getGrant(id))),
+      updateGrantUpstream: fn("TokenStoreMemory.updateGrantUpstream")((id: string, upstream: UpstreamTokens) =>
         Effect.sync(() => s.updateGrantUpstream(id, upstream))
       ),
-      revokeGrant: Effect.fn("TokenStoreMemory.revokeGrant")((id: string) => Effect.sync(() => s.revokeGrant(id))),
-      putCode: Effect.fn("TokenStoreMemory.putCode")((code: CodeRecord) => Effect.sync(() => s.putCode(code))),
-      redeemCode: Effect.fn("TokenStoreMemory.redeemCode")((codeHash: string, now: number) =>
+      revokeGrant: fn("TokenStoreMemory.revokeGrant")((id: string) => Effect.sync(() => s.revokeGrant(id))),
+      putCode: fn("TokenStoreMemory.putCode")((code: CodeRecord) => Effect.sync(() => s.putCode(code))),
+      redeemCode: fn("TokenStoreMemory.redeemCode")((codeHash: string, now: number) =>
         Effect.sync(() => s.redeemCode(codeHash, now))
       ),
-      putAccessToken: Effect.fn("TokenStoreMemory.putAccessToken")((rec: AccessTokenRecord) =>
+      putAccessToken: fn("TokenStoreMemory.putAccessToken")((rec: AccessTokenRecord) =>
         Effect.sync(() => s.putAccessToken(rec))
       ),
-      getAccessToken: Effect.fn("TokenStoreMemory.getAccessToken")((tokenHash: string, now: number) =>
+      getAccessToken: fn("TokenStoreMemory.getAccessToken")((tokenHash: string, now: number) =>
         Effect.sync(() => s.getAccessToken(tokenHash, now))
       ),
-      deleteAccessToken: Effect.fn("TokenStoreMemory.deleteAccessToken")((tokenHash: string) =>
+      deleteAccessToken: fn("TokenStoreMemory.deleteAccessToken")((tokenHash: string) =>
         Effect.sync(() => s.deleteAccessToken(tokenHash))
       ),
-      putRefreshToken: Effect.fn("TokenStoreMemory.putRefreshToken")((rec: RefreshTokenRecord) =>
+      putRefreshToken: fn("TokenStoreMemory.putRefreshToken")((rec: RefreshTokenRecord) =>
         Effect.sync(() => s.putRefreshToken(rec))
       ),
-      getRefreshToken: Effect.fn("TokenStoreMemory.getRefreshToken")((tokenHash: string, now: number) =>
+      getRefreshToken: fn("TokenStoreMemory.getRefreshToken")((tokenHash: string, now: number) =>
         Effect.sync(() => s.getRefreshToken(tokenHash, now))
       ),
-      rotateRefreshToken: Effect.fn("TokenStoreMemory.rotateRefreshToken")(
+      rotateRefreshToken: fn("TokenStoreMemory.rotateRefreshToken")(
         (oldHash: string, next: RefreshTokenRecord, now: number) =>
           Effect.sync(() => s.rotateRefreshToken(oldHash, next, now))
       ),
-      deleteRefreshToken: Effect.fn("TokenStoreMemory.deleteRefreshToken")((tokenHash: string) =>
+      deleteRefreshToken: fn("TokenStoreMemory.deleteRefreshToken")((tokenHash: string) =>
         Effect.sync(() => s.deleteRefreshToken(tokenHash))
       ),
-      sweep: Effect.fn("TokenStoreMemory.sweep")((now: number) => Effect.sync(() => s.sweep(now)))
+      sweep: fn("TokenStoreMemory.sweep")((now: number) => Effect.sync(() => s.sweep(now)))
     })
   })
 

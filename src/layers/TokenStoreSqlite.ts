@@ -75,6 +75,7 @@ import {
   withUpstream
 } from "./persistence/Rows.js"
 import { EMPTY_GRANT_GRACE_MS, MAX_PENDING_AUTH_REQUESTS } from "./TokenStoreMemory.js"
+import { methodFn } from "./Tracing.js"
 
 /** Rows deleted per statement by `sweep`. */
 export const SWEEP_BATCH_SIZE = 1000
@@ -273,6 +274,7 @@ export const toStoreError = (operation: string) => (e: SqlError.SqlError): Store
 
 export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
   Effect.gen(function* () {
+    const fn = yield* methodFn
     const { box, sql } = yield* OAuthDatabase
     /** The grant row read with this fiber's last access token, for its next `getGrant`. */
     const handoff = yield* FiberRef.make<StoredGrantRow | undefined>(undefined, {
@@ -328,7 +330,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
 
     // -- authorization requests -------------------------------------------------------------------
 
-    const putAuthRequest = Effect.fn("TokenStoreSqlite.putAuthRequest")(
+    const putAuthRequest = fn("TokenStoreSqlite.putAuthRequest")(
       function* (rec: AuthRequestRecord) {
         const row = encodeAuthRequest(box, rec)
         const dropped = yield* sql.withTransaction(
@@ -353,7 +355,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       Effect.mapError(toStoreError("putAuthRequest"))
     )
 
-    const getAuthRequest = Effect.fn("TokenStoreSqlite.getAuthRequest")(
+    const getAuthRequest = fn("TokenStoreSqlite.getAuthRequest")(
       function* (id: string, now: number) {
         const rows = yield* sql<AuthRequestRow>`SELECT * FROM auth_requests WHERE id = ${id}`
         const row = rows[0]
@@ -369,7 +371,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       Effect.mapError(toStoreError("getAuthRequest"))
     )
 
-    const updateAuthRequest = Effect.fn("TokenStoreSqlite.updateAuthRequest")(
+    const updateAuthRequest = fn("TokenStoreSqlite.updateAuthRequest")(
       function* (rec: AuthRequestRecord) {
         const row = encodeAuthRequest(box, rec)
         const columns = AUTH_REQUEST_COLUMNS.filter((c) => c !== "id")
@@ -378,7 +380,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       Effect.mapError(toStoreError("updateAuthRequest"))
     )
 
-    const takeAuthRequestByUpstreamState = Effect.fn("TokenStoreSqlite.takeAuthRequestByUpstreamState")(
+    const takeAuthRequestByUpstreamState = fn("TokenStoreSqlite.takeAuthRequestByUpstreamState")(
       function* (stateHash: string, now: number) {
         const rows = yield* sql<AuthRequestRow>`DELETE FROM auth_requests WHERE upstream_state_hash = ${stateHash} RETURNING *`
         const row = rows[0]
@@ -393,7 +395,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       Effect.mapError(toStoreError("takeAuthRequestByUpstreamState"))
     )
 
-    const deleteAuthRequest = Effect.fn("TokenStoreSqlite.deleteAuthRequest")(
+    const deleteAuthRequest = fn("TokenStoreSqlite.deleteAuthRequest")(
       function* (id: string) {
         yield* sql`DELETE FROM auth_requests WHERE id = ${id}`
       },
@@ -405,7 +407,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
     /** A write to a grant: this fiber's next `getGrant` must read the file (read your writes). */
     const forgetHandoff = FiberRef.set(handoff, undefined)
 
-    const putGrant = Effect.fn("TokenStoreSqlite.putGrant")(
+    const putGrant = fn("TokenStoreSqlite.putGrant")(
       function* (grant: GrantRecord) {
         yield* forgetHandoff
         const row: StoredGrantRow = { ...encodeGrant(box, grant), revoked: grant.revoked ? 1 : 0 }
@@ -414,7 +416,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       Effect.mapError(toStoreError("putGrant"))
     )
 
-    const getGrant = Effect.fn("TokenStoreSqlite.getGrant")(
+    const getGrant = fn("TokenStoreSqlite.getGrant")(
       function* (id: string) {
         const handed = yield* FiberRef.getAndSet(handoff, undefined)
         const row = handed !== undefined && handed.id === id
@@ -433,7 +435,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       Effect.mapError(toStoreError("getGrant"))
     )
 
-    const updateGrantUpstream = Effect.fn("TokenStoreSqlite.updateGrantUpstream")(
+    const updateGrantUpstream = fn("TokenStoreSqlite.updateGrantUpstream")(
       function* (id: string, upstream: UpstreamTokens) {
         yield* forgetHandoff
         // Re-sealing needs the row's other columns (for its MAC): read it, then write only if it
@@ -458,7 +460,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       Effect.catchTag("SqlError", (e) => Effect.fail(toStoreError("updateGrantUpstream")(e)))
     )
 
-    const revokeGrant = Effect.fn("TokenStoreSqlite.revokeGrant")(
+    const revokeGrant = fn("TokenStoreSqlite.revokeGrant")(
       function* (id: string) {
         yield* forgetHandoff
         yield* revokeGrantNow(id)
@@ -468,14 +470,14 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
 
     // -- codes ------------------------------------------------------------------------------------
 
-    const putCode = Effect.fn("TokenStoreSqlite.putCode")(
+    const putCode = fn("TokenStoreSqlite.putCode")(
       function* (rec: CodeRecord) {
         yield* sql.unsafe(INSERT_CODE, [...valuesOf(encodeCode(box, rec), CODE_COLUMNS), rec.grantId])
       },
       Effect.mapError(toStoreError("putCode"))
     )
 
-    const redeemCode = Effect.fn("TokenStoreSqlite.redeemCode")(
+    const redeemCode = fn("TokenStoreSqlite.redeemCode")(
       function* (codeHash: string, now: number) {
         // One statement claims the code: exactly one caller, in any process, gets the row.
         const claimed = yield* sql<StoredCodeRow>`UPDATE codes SET used = 1
@@ -506,14 +508,14 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
 
     // -- access tokens ----------------------------------------------------------------------------
 
-    const putAccessToken = Effect.fn("TokenStoreSqlite.putAccessToken")(
+    const putAccessToken = fn("TokenStoreSqlite.putAccessToken")(
       function* (rec: AccessTokenRecord) {
         yield* sql.unsafe(INSERT_ACCESS, [...valuesOf(encodeAccessToken(box, rec), ACCESS_COLUMNS), rec.grantId])
       },
       Effect.mapError(toStoreError("putAccessToken"))
     )
 
-    const getAccessToken = Effect.fn("TokenStoreSqlite.getAccessToken")(
+    const getAccessToken = fn("TokenStoreSqlite.getAccessToken")(
       function* (tokenHash: string, now: number) {
         const rows = yield* sql.unsafe<AccessWithGrantRow>(SELECT_ACCESS_WITH_GRANT, [tokenHash])
         const row = rows[0]
@@ -530,7 +532,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       Effect.mapError(toStoreError("getAccessToken"))
     )
 
-    const deleteAccessToken = Effect.fn("TokenStoreSqlite.deleteAccessToken")(
+    const deleteAccessToken = fn("TokenStoreSqlite.deleteAccessToken")(
       function* (tokenHash: string) {
         yield* sql`DELETE FROM access_tokens WHERE token_hash = ${tokenHash}`
       },
@@ -542,14 +544,14 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
     const insertRefresh = (rec: RefreshTokenRecord) =>
       sql.unsafe(INSERT_REFRESH, [...valuesOf(encodeRefreshToken(box, rec), REFRESH_COLUMNS), rec.grantId])
 
-    const putRefreshToken = Effect.fn("TokenStoreSqlite.putRefreshToken")(
+    const putRefreshToken = fn("TokenStoreSqlite.putRefreshToken")(
       function* (rec: RefreshTokenRecord) {
         yield* insertRefresh(rec)
       },
       Effect.mapError(toStoreError("putRefreshToken"))
     )
 
-    const getRefreshToken = Effect.fn("TokenStoreSqlite.getRefreshToken")(
+    const getRefreshToken = fn("TokenStoreSqlite.getRefreshToken")(
       function* (tokenHash: string, now: number) {
         const rows = yield* sql<StoredRefreshTokenRow>`SELECT * FROM refresh_tokens WHERE token_hash = ${tokenHash}`
         const row = rows[0]
@@ -565,7 +567,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       Effect.mapError(toStoreError("getRefreshToken"))
     )
 
-    const rotateRefreshToken = Effect.fn("TokenStoreSqlite.rotateRefreshToken")(
+    const rotateRefreshToken = fn("TokenStoreSqlite.rotateRefreshToken")(
       function* (oldHash: string, next: RefreshTokenRecord, now: number) {
         const outcome = yield* sql.withTransaction(
           Effect.gen(function* () {
@@ -602,7 +604,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       Effect.mapError(toStoreError("rotateRefreshToken"))
     )
 
-    const deleteRefreshToken = Effect.fn("TokenStoreSqlite.deleteRefreshToken")(
+    const deleteRefreshToken = fn("TokenStoreSqlite.deleteRefreshToken")(
       function* (tokenHash: string) {
         yield* sql`DELETE FROM refresh_tokens WHERE token_hash = ${tokenHash}`
       },
@@ -611,7 +613,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
 
     // -- sweep ------------------------------------------------------------------------------------
 
-    const sweep = Effect.fn("TokenStoreSqlite.sweep")(
+    const sweep = fn("TokenStoreSqlite.sweep")(
       function* (now: number) {
         yield* forgetHandoff
         let total = 0
