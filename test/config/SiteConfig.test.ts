@@ -68,7 +68,18 @@ describe("SiteConfig", () => {
     Effect.gen(function*() {
       const e = yield* fail({ mxcp: 1, project: "demo", profiles: { prod: { duckdb: { pth: "x" } } } })
       expect(e.key).toBe("profiles.prod.duckdb.pth")
-      expect(e.fix).toBe("remove it or check the spelling; known keys: path, readonly, init_sql")
+      expect(e.fix).toBe("remove it or check the spelling; known keys: path, readonly, init_sql, threads")
+    }))
+
+  it.effect("takes duckdb.threads as a positive integer, also from a ${VAR} string", () =>
+    Effect.gen(function*() {
+      const site = yield* decode({ mxcp: 1, project: "demo", profiles: { a: { duckdb: { threads: 2 } }, b: { duckdb: { threads: "3" } } } })
+      expect(site.profiles["a"]?.duckdb.threads).toBe(2)
+      expect(site.profiles["b"]?.duckdb.threads).toBe(3)
+      const zero = yield* fail({ mxcp: 1, project: "demo", profiles: { prod: { duckdb: { threads: 0 } } } })
+      expect(zero).toMatchObject({ key: "profiles.prod.duckdb.threads", fix: "expected a positive integer" })
+      const half = yield* fail({ mxcp: 1, project: "demo", profiles: { prod: { duckdb: { threads: 1.5 } } } })
+      expect(half.key).toBe("profiles.prod.duckdb.threads")
     }))
 
   it.effect("reports a wrong type with what was expected", () =>

@@ -89,7 +89,12 @@ export const DuckDbConfig = Schema.Struct({
   path: Schema.optionalWith(NonEmpty, { exact: true, nullable: true }),
   readonly: Schema.optionalWith(Flag, { default: () => false, nullable: true }),
   /** mxcp-ts extension: an idempotent SQL script (relative to the project root) run at startup. */
-  init_sql: Schema.optionalWith(NonEmpty, { exact: true, nullable: true })
+  init_sql: Schema.optionalWith(NonEmpty, { exact: true, nullable: true }),
+  /** mxcp-ts extension: DuckDB's `threads` setting (see `serverThreads` for the default). */
+  threads: Schema.optionalWith(
+    WholeNumber.pipe(Schema.greaterThan(0, { description: "a positive integer" })),
+    { exact: true, nullable: true }
+  )
 })
 export type DuckDbConfig = typeof DuckDbConfig.Type
 
