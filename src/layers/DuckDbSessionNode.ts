@@ -101,9 +101,10 @@ export const DEFAULT_POOL_SIZE = 4
  * connection runs a query on its own thread (the calling thread works on its query too), and at
  * least one. Each query then runs without waiting for a core, where DuckDB's default (one worker
  * per core on top of the callers) oversubscribes a small machine: on 2 cores with 4 connections,
- * tiny queries cost about a third more CPU each with the default than with 1 thread, the extra
- * spent in workers waiting for work. A lone heavy query gets fewer threads in exchange; the
- * profile's `duckdb.threads` sets the number outright.
+ * tiny concurrent queries cost 1.3x (idle machine) to 1.5x (one core busy, as a serving process's
+ * own thread keeps it) the CPU each with the default than with 1 thread, the extra spent in
+ * workers waiting for work (`scripts/bench/duckdb-threads.ts`). A lone heavy query gets fewer
+ * threads in exchange; the profile's `duckdb.threads` sets the number outright.
  */
 export const serverThreads = (cores: number, poolSize: number = DEFAULT_POOL_SIZE): number =>
   Math.max(1, Math.floor(cores) - Math.max(1, Math.floor(poolSize)) + 1)
