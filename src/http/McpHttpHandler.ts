@@ -6,7 +6,7 @@ import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js"
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
 import type { JSONRPCMessage, JSONRPCRequest, RequestId } from "@modelcontextprotocol/sdk/types.js"
-import { isInitializeRequest, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js"
+import { isInitializeRequest, isJSONRPCRequest, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js"
 import { Clock, Duration, Effect, Schedule } from "effect"
 import type { Scope } from "effect"
 import { McpServerFactory } from "../services/McpServerFactory.js"
@@ -87,21 +87,13 @@ const directRequest = (
   return isPlainRequest(body) ? body : undefined
 }
 
-const REQUEST_KEYS = new Set(["jsonrpc", "id", "method", "params"])
-
 /**
- * A JSON-RPC 2.0 request as the SDK's (strict) request schema accepts it, other than
- * `initialize`: an id that is a string or an integer, a method name, optional object params, no
- * other members. Checked by hand on the hot path; the SDK validates the params of each method.
+ * A JSON-RPC 2.0 request other than `initialize`, by the SDK's own request schema: exactly what
+ * the SDK server will treat as a request and answer. Anything it would not (say `params._meta`
+ * that is not an object) must not take the direct path, where no answer would ever come.
  */
-const isPlainRequest = (body: object): body is JSONRPCRequest => {
-  const m = body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown }
-  if (m.jsonrpc !== "2.0" || typeof m.method !== "string" || m.method === "initialize") return false
-  if (!(typeof m.id === "string" || (typeof m.id === "number" && Number.isInteger(m.id)))) return false
-  if (m.params !== undefined && (m.params === null || typeof m.params !== "object" || Array.isArray(m.params))) return false
-  for (const key in body) if (!REQUEST_KEYS.has(key)) return false
-  return true
-}
+const isPlainRequest = (body: object): body is JSONRPCRequest =>
+  (body as { method?: unknown }).method !== "initialize" && isJSONRPCRequest(body)
 
 const jsonRpcError = (status: number, code: number, message: string) =>
   HttpServerResponse.unsafeJson({ jsonrpc: "2.0", error: { code, message }, id: null }, { status })

@@ -54,7 +54,7 @@ export const makeSdkServer = (endpoints: McpEndpoints.Shape, runtime: Runtime.Ru
   // and reports a mismatch as -32603 (internal error). Requests with parameters are registered
   // with a schema that only fixes the method, and their parameters are checked here (or, for
   // tools/call, by the SDK's own wrapper), so a malformed request is -32602 (invalid params).
-  const strictly = <S extends z.ZodType<{ params: unknown }>>(schema: S, method: string, request: unknown): z.infer<S> => {
+  const strictly = <S extends z.ZodType>(schema: S, method: string, request: unknown): z.infer<S> => {
     const parsed = schema.safeParse(request)
     if (!parsed.success) {
       throw new McpError(JsonRpcCode.InvalidParams, `Invalid ${method} request: ${z.prettifyError(parsed.error).replace(/\s*\n\s*/g, "; ")}`)
@@ -62,22 +62,34 @@ export const makeSdkServer = (endpoints: McpEndpoints.Shape, runtime: Runtime.Ru
     return parsed.data
   }
 
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: endpoints.tools as Array<never> }))
+  // List methods take no parameters we use (no pagination: every list fits one page), but a
+  // malformed `cursor` or `_meta` is still the client's error.
+  server.setRequestHandler(methodOnly("tools/list"), (request) => {
+    strictly(ListToolsRequestSchema, "tools/list", request)
+    return { tools: endpoints.tools as Array<never> }
+  })
   // The SDK's own tools/call wrapper has checked the request against CallToolRequestSchema
   // (answering -32602 when it does not match) before this handler runs.
   server.setRequestHandler(methodOnly("tools/call"), (request, extra) => {
     const { params } = request as unknown as z.infer<typeof CallToolRequestSchema>
     return run(endpoints.callTool(params.name, params.arguments, ctxOf(extra)), extra.signal) as Promise<never>
   })
-  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: endpoints.resources as Array<never> }))
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
-    resourceTemplates: endpoints.resourceTemplates as Array<never>
-  }))
+  server.setRequestHandler(methodOnly("resources/list"), (request) => {
+    strictly(ListResourcesRequestSchema, "resources/list", request)
+    return { resources: endpoints.resources as Array<never> }
+  })
+  server.setRequestHandler(methodOnly("resources/templates/list"), (request) => {
+    strictly(ListResourceTemplatesRequestSchema, "resources/templates/list", request)
+    return { resourceTemplates: endpoints.resourceTemplates as Array<never> }
+  })
   server.setRequestHandler(methodOnly("resources/read"), (request, extra) => {
     const { params } = strictly(ReadResourceRequestSchema, "resources/read", request)
     return run(endpoints.readResource(params.uri, ctxOf(extra)), extra.signal) as Promise<never>
   })
-  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: endpoints.prompts as Array<never> }))
+  server.setRequestHandler(methodOnly("prompts/list"), (request) => {
+    strictly(ListPromptsRequestSchema, "prompts/list", request)
+    return { prompts: endpoints.prompts as Array<never> }
+  })
   server.setRequestHandler(methodOnly("prompts/get"), (request, extra) => {
     const { params } = strictly(GetPromptRequestSchema, "prompts/get", request)
     return run(endpoints.getPrompt(params.name, params.arguments, ctxOf(extra)), extra.signal) as Promise<never>

@@ -172,11 +172,12 @@ describe("Streamable HTTP transport (real server process, real SDK client, real 
     const session = init.headers.get("mcp-session-id")!
     expect(session).toMatch(/.+/)
     await init.text()
-    const post = (body: unknown, extra: Record<string, string> = {}) =>
+    const post = (body: unknown, extra: Record<string, string> = {}, signal?: AbortSignal) =>
       fetch(`${server.url}/mcp`, {
         method: "POST",
         headers: { ...headers, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18", ...extra },
-        body: JSON.stringify(body)
+        body: JSON.stringify(body),
+        ...(signal === undefined ? {} : { signal })
       })
     expect((await post({ jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202)
 
@@ -205,7 +206,11 @@ describe("Streamable HTTP transport (real server process, real SDK client, real 
       ["tools/call", { name: 5 }],
       ["tools/call", undefined],
       ["resources/read", { uri: ["x"] }],
-      ["prompts/get", {}]
+      ["prompts/get", {}],
+      ["tools/list", { cursor: 5 }],
+      ["resources/list", { cursor: {} }],
+      ["resources/templates/list", { cursor: [1] }],
+      ["prompts/list", { cursor: false }]
     ] as const) {
       const badParams = await post({ jsonrpc: "2.0", id: 4, method, ...(params === undefined ? {} : { params }) })
       expect(badParams.status).toBe(200)
@@ -213,6 +218,12 @@ describe("Streamable HTTP transport (real server process, real SDK client, real 
       expect(error).toMatchObject({ id: 4, error: { code: -32602 } })
       expect(error.error.message).toContain(method)
     }
+
+    // A request the SDK server would not take for one (`_meta` must be an object) is answered
+    // at once like any invalid JSON-RPC message, never left waiting for an answer.
+    const odd = await post({ jsonrpc: "2.0", id: 8, method: "ping", params: { _meta: 5 } }, {}, AbortSignal.timeout(5_000))
+    expect(odd.status).toBe(400)
+    expect(((await odd.json()) as { error: { code: number } }).error.code).toBe(-32700)
 
     // Header rules: unsupported protocol version 400, wrong Accept 406, wrong content type 415.
     expect((await post({ jsonrpc: "2.0", id: 5, method: "tools/list" }, { "mcp-protocol-version": "1999-01-01" })).status).toBe(400)
