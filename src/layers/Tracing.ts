@@ -15,7 +15,13 @@ const untracedMethod = (body: Function, ...pipeables: ReadonlyArray<Function>): 
     return (Effect.fnUntraced as Function)(body, ...pipeables)
   }
   return function(this: unknown, ...args: ReadonlyArray<unknown>) {
-    let effect: unknown = body.apply(this, args)
+    let effect: unknown
+    try {
+      effect = body.apply(this, args)
+    } catch (defect) {
+      // As Effect.fn does: a body that throws is a defect of the returned effect.
+      effect = Effect.die(defect)
+    }
     for (const pipeable of pipeables) effect = pipeable(effect, ...args)
     return effect
   }
