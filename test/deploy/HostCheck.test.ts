@@ -15,14 +15,9 @@ import { inProcessServer } from "../support/InProcess.js"
 import { copyExample } from "../support/Project.js"
 import { type RawAnswer, rawRequest } from "../support/RawHttp.js"
 import { serveSettings } from "../support/Settings.js"
+import { initializeBody, MCP_HEADERS } from "../support/McpRaw.js"
 
-const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" }
-const INITIALIZE = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "host-check", version: "1.0.0" } }
-})
+const INITIALIZE = initializeBody("host-check")
 
 /** The server with auth `none` (only /health and /mcp), built in this process on 127.0.0.1. */
 const plainServer = (http: Record<string, unknown> = {}) =>

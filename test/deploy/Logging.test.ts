@@ -14,19 +14,13 @@ import { Effect, Logger, LogLevel, Redacted } from "effect"
 import { jsonLineLogger, minimumLevelFor } from "../../src/layers/LoggerStderr.js"
 import { copyExample, mainJs } from "../support/Project.js"
 import { freePort, isolatedEnv, startServer, waitUntil } from "../support/ServerProcess.js"
-
-const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" }
+import { initializeBody, MCP_HEADERS } from "../support/McpRaw.js"
 
 const initialize = (url: string) =>
   fetch(`${url}/mcp`, {
     method: "POST",
     headers: MCP_HEADERS,
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "initialize",
-      params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "logging-test", version: "1" } }
-    })
+    body: initializeBody("logging-test", { protocolVersion: "2025-03-26" })
   })
 
 /** The non-empty lines of a log. */

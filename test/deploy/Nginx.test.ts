@@ -15,9 +15,9 @@ import { freePort, nginxTemplate, type RunningNginx, startNginx } from "../suppo
 import { type AuthServer, Browser, consentForm, startAuthServer, TestOAuthProvider } from "../support/OAuthHarness.js"
 import { challengeOf, newVerifier } from "../support/OAuthFlows.js"
 import { repoRoot } from "../support/Project.js"
+import { initializeBody, MCP_ACCEPT } from "../support/McpRaw.js"
 
 const CALLBACK_PATH = "/github/callback"
-const MCP_ACCEPT = "application/json, text/event-stream"
 
 /** An upstream that writes one event, then waits for the test to have read it before the second. */
 const startSseUpstream = async () => {
@@ -221,12 +221,7 @@ describe("behind nginx (TLS termination, trust_proxy)", () => {
     const init = await httpsFetch(mcpUrl, {
       method: "POST",
       headers,
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "sse", version: "1.0.0" } }
-      })
+      body: initializeBody("sse")
     })
     expect(init.status).toBe(200)
     await init.text()

@@ -13,14 +13,9 @@ import { scopedFakeGitHub } from "../support/fakes/FakeGitHub.js"
 import { inProcessServer, type InProcessOptions } from "../support/InProcess.js"
 import { login, mcpStatus } from "../support/OAuthFlows.js"
 import { formBody, type RawAnswer, rawRequest } from "../support/RawHttp.js"
+import { initializeBody, MCP_HEADERS } from "../support/McpRaw.js"
 
-const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" }
-const INITIALIZE = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "rate-limits", version: "1.0.0" } }
-})
+const INITIALIZE = initializeBody("rate-limits")
 
 const server = (options: InProcessOptions) =>
   Effect.flatMap(scopedFakeGitHub(), (fake) => inProcessServer(fake, options))

@@ -3,6 +3,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { copyExample } from "../support/Project.js"
 import { type RunningServer, startServer } from "../support/ServerProcess.js"
+import { initializeBody, initializeMessage } from "../support/McpRaw.js"
 
 const connect = async (url: string) => {
   const client = new Client({ name: "mxcp-test", version: "1.0.0" })
@@ -161,12 +162,7 @@ describe("Streamable HTTP transport (real server process, real SDK client, real 
     const init = await fetch(`${server.url}/mcp`, {
       method: "POST",
       headers,
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 0,
-        method: "initialize",
-        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } }
-      })
+      body: initializeBody("raw", { id: 0 })
     })
     expect(init.status).toBe(200)
     const session = init.headers.get("mcp-session-id")!
@@ -232,12 +228,7 @@ describe("Streamable HTTP transport (real server process, real SDK client, real 
     // Not JSON-RPC at all, and a second initialize on the session: 400.
     expect((await post({ hello: "world" })).status).toBe(400)
     expect(
-      (await post({
-        jsonrpc: "2.0",
-        id: 8,
-        method: "initialize",
-        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } }
-      })).status
+      (await post(initializeMessage("raw", { id: 8 }))).status
     ).toBe(400)
 
     // Many concurrent calls on the one session each get their own answer.

@@ -5,6 +5,7 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { initializeMessage as initializeMessageFor, MCP_ACCEPT } from "../support/McpRaw.js"
 
 /** A connected MCP SDK client that sends `accessToken` as its Bearer token. */
 export const mcpClient = async (base: string, accessToken: string | undefined, name = "row-test") => {
@@ -39,14 +40,7 @@ export const sqlRows = async (client: Client, sql: string): Promise<Array<Record
   return JSON.parse(out.text) as Array<Record<string, unknown>>
 }
 
-export const MCP_ACCEPT = "application/json, text/event-stream"
-
-export const initializeMessage = {
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1.0.0" } }
-}
+export const initializeMessage = initializeMessageFor("raw")
 
 export interface RawResult {
   readonly status: number

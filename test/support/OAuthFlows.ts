@@ -7,6 +7,7 @@ import { createHash, randomBytes } from "node:crypto"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { Browser, CONFIG_CLIENT } from "./OAuthHarness.js"
+import { initializeBody } from "./McpRaw.js"
 
 /** A client as the tests present it at /authorize and /token; no `secret` = a public client. */
 export interface TestClient {
@@ -182,12 +183,7 @@ export const mcpStatus = async (url: string, bearer: string): Promise<{ status: 
   const res = await fetch(`${url}/mcp`, {
     method: "POST",
     headers,
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "initialize",
-      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "probe", version: "1.0.0" } }
-    })
+    body: initializeBody("probe")
   })
   await res.text()
   const session = res.headers.get("mcp-session-id")
