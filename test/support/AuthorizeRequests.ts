@@ -4,6 +4,7 @@
  */
 import { createHash, randomBytes } from "node:crypto"
 import { expect } from "@effect/vitest"
+import { jsonObjectOf } from "./RawHttp.js"
 
 /** What the rows look at in an HTTP answer. */
 export interface Answer {
@@ -16,14 +17,7 @@ export interface Answer {
 
 const answer = async (res: Response): Promise<Answer> => {
   const text = await res.text()
-  let json: Record<string, unknown> | undefined
-  try {
-    const parsed: unknown = JSON.parse(text)
-    json = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : undefined
-  } catch {
-    json = undefined
-  }
-  return { status: res.status, headers: res.headers, text, json }
+  return { status: res.status, headers: res.headers, text, json: jsonObjectOf(text) }
 }
 
 /** GET (or any method) without following redirects. */

@@ -5,6 +5,16 @@
  */
 import * as http from "node:http"
 
+/** A body parsed as a JSON object; undefined when it is not one. */
+export const jsonObjectOf = (text: string): Record<string, unknown> | undefined => {
+  try {
+    const parsed: unknown = JSON.parse(text)
+    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export interface RawAnswer {
   readonly status: number
   readonly headers: http.IncomingHttpHeaders
@@ -42,14 +52,7 @@ export const rawRequest = (url: string, options: RawRequest = {}): Promise<RawAn
         res.on("data", (c: Buffer) => chunks.push(c))
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8")
-          let json: Record<string, unknown> | undefined
-          try {
-            const parsed: unknown = JSON.parse(text)
-            json = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : undefined
-          } catch {
-            json = undefined
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json })
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: jsonObjectOf(text) })
         })
         res.on("error", reject)
       }
