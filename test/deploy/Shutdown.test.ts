@@ -22,8 +22,7 @@ import { login, mcpClient, whoami } from "../support/OAuthFlows.js"
 import { startAuthServer, writeProjectFiles } from "../support/OAuthHarness.js"
 import { copyExample } from "../support/Project.js"
 import { type RunningServer, startServer, waitUntil } from "../support/ServerProcess.js"
-
-const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" }
+import { initializeBody, MCP_HEADERS } from "../support/McpRaw.js"
 
 /** A project copy with a `slow_read` tool reading `<project>/slow.fifo`, a FIFO. */
 const projectWithFifo = (transportYaml = "") => {
@@ -74,6 +73,18 @@ const connectOutcome = (url: string): Promise<string> =>
     socket.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message))
   })
 
+/** A raw TCP connection to the server, connected; `closed` settles when the server closes it. */
+const rawConnection = async (url: string) => {
+  const socket = connect(Number(new URL(url).port), "127.0.0.1")
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve)
+    socket.once("error", reject)
+  })
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()))
+  socket.on("error", () => undefined)
+  return { socket, closed }
+}
+
 const connectClient = async (url: string) => {
   const client = new Client({ name: "shutdown-test", version: "1.0.0" })
   await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)))
@@ -119,22 +130,11 @@ describe.concurrent("graceful shutdown (server processes)", () => {
     const project = projectWithFifo()
     const server = await startServer(project.dir, ["--config", project.config])
     try {
-      const socket = connect(Number(new URL(server.url).port), "127.0.0.1")
-      await new Promise<void>((resolve, reject) => {
-        socket.once("connect", resolve)
-        socket.once("error", reject)
-      })
+      const { socket, closed } = await rawConnection(server.url)
       let received = ""
       socket.on("data", (d: Buffer) => (received += d.toString()))
-      const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()))
-      socket.on("error", () => undefined)
       // Request 1 is in flight at the signal (its body is incomplete), so the connection is busy.
-      const body = JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "pipelined", version: "1" } }
-      })
+      const body = initializeBody("pipelined", { protocolVersion: "2025-03-26" })
       socket.write(
         `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
           `accept: application/json, text/event-stream\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`
@@ -164,12 +164,7 @@ describe.concurrent("graceful shutdown (server processes)", () => {
       const init = await fetch(`${server.url}/mcp`, {
         method: "POST",
         headers: MCP_HEADERS,
-        body: JSON.stringify({
-          jsonrpc: "2.0",
-          id: 1,
-          method: "initialize",
-          params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "sse", version: "1" } }
-        })
+        body: initializeBody("sse", { protocolVersion: "2025-03-26" })
       })
       expect(init.status).toBe(200)
       await init.text()
@@ -207,13 +202,7 @@ describe.concurrent("graceful shutdown (server processes)", () => {
     const server = await startServer(project.dir, ["--config", project.config])
     try {
       // A POST /mcp whose body never completes: in flight (the handler waits for the body) forever.
-      const socket = connect(Number(new URL(server.url).port), "127.0.0.1")
-      await new Promise<void>((resolve, reject) => {
-        socket.once("connect", resolve)
-        socket.once("error", reject)
-      })
-      const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()))
-      socket.on("error", () => undefined)
+      const { socket, closed } = await rawConnection(server.url)
       socket.write(
         "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n" +
           "accept: application/json, text/event-stream\r\ncontent-length: 1000\r\n\r\n{\"jsonrpc\":"
