@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The Debian packages the test suite drives for real: nginx (reverse-proxy tests) and chromium
-# (the consent page in a real browser). Shared by `npm test` and `.ci/run`: it installs what is
+# The Debian packages the test suite drives for real: nginx (reverse-proxy tests), chromium
+# (the consent page in a real browser) and postgresql (the shared OAuth store; the tests start
+# throwaway clusters of their own, the system's service is never used). Shared by `npm test` and `.ci/run`: it installs what is
 # missing when it can (root, or sudo without a password) and prints what it installs; when it
 # cannot, it prints one line saying what to install and exits 1.
 set -uo pipefail
@@ -11,6 +12,8 @@ missing=()
 if [ -n "${NGINX_BIN:-}" ]; then [ -x "$NGINX_BIN" ] || missing+=(nginx)
 else command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx); fi
 [ -x "${MXCP_CHROMIUM_BIN:-/usr/bin/chromium}" ] || missing+=(chromium)
+if [ -n "${PG_BIN:-}" ]; then [ -x "$PG_BIN/pg_ctl" ] || missing+=(postgresql)
+else compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql); fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then
