@@ -24,6 +24,7 @@ import { baseUrlFor } from "./BaseUrl.js"
 import { renderConsentPage, renderErrorPage } from "./ConsentPage.js"
 import type { McpCaller } from "./McpHttpHandler.js"
 import { clientAddress, makeRateLimiter, type RateLimiter } from "./RateLimiter.js"
+import { type BodyTimeout, type BodyTooLarge, closeAfterAnswer, readBody } from "./RequestBody.js"
 
 const MAX_FORM_BYTES = 64 * 1024
 const FLOW_COOKIE = "mxcp_flow"
@@ -60,26 +61,77 @@ const readCookie = (header: string | undefined, name: string): string | undefine
   return undefined
 }
 
+/** The body of a form or JSON POST as text: at most `MAX_FORM_BYTES`, within `timeoutMs` (K1, K10). */
+const readText = (request: HttpServerRequest.HttpServerRequest, timeoutMs: number) =>
+  readBody(request, { maxBytes: MAX_FORM_BYTES, timeoutMs }).pipe(
+    Effect.map((bytes) => bytes.toString("utf8")),
+    Effect.catchTag("BodyUnreadable", () => Effect.fail(new InvalidRequest({ description: "The request body could not be read" })))
+  )
+
 /** The body of a form POST, size-bounded; anything else is an `invalid_request`. */
-const readForm = (request: HttpServerRequest.HttpServerRequest) =>
+const readForm = (request: HttpServerRequest.HttpServerRequest, timeoutMs: number) =>
   Effect.gen(function* () {
     const type = request.headers["content-type"] ?? ""
     if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
       return yield* Effect.fail(new InvalidRequest({ description: "The body must be application/x-www-form-urlencoded" }))
     }
-    const length = Number(request.headers["content-length"] ?? "0")
-    if (length > MAX_FORM_BYTES) return yield* Effect.fail(new InvalidRequest({ description: "The request body is too large" }))
-    const text = yield* request.text.pipe(
-      Effect.mapError(() => new InvalidRequest({ description: "The request body could not be read" }))
-    )
-    if (text.length > MAX_FORM_BYTES) return yield* Effect.fail(new InvalidRequest({ description: "The request body is too large" }))
-    return rawParamsFrom(new URLSearchParams(text))
+    return rawParamsFrom(new URLSearchParams(yield* readText(request, timeoutMs)))
   })
+
+/**
+ * The answer to a body over the limit (413) or too slow (408): RFC 6749 JSON, and the connection
+ * closes after it, so the rest of the body is never read.
+ */
+const bodyRefused = (request: HttpServerRequest.HttpServerRequest, error: BodyTooLarge | BodyTimeout) =>
+  Effect.as(
+    closeAfterAnswer(request),
+    HttpServerResponse.unsafeJson(
+      {
+        error: "invalid_request",
+        error_description: error._tag === "BodyTooLarge"
+          ? `The request body is larger than ${error.limit} bytes`
+          : `The request body did not arrive within ${error.seconds} seconds`
+      },
+      { status: error._tag === "BodyTooLarge" ? 413 : 408, headers: { ...noStore, connection: "close" } }
+    )
+  )
+
+/** Seconds a client has to send the body of an OAuth request (forms and registrations are small). */
+const FORM_TIMEOUT_SECONDS = 10
 
 const queryOf = (request: HttpServerRequest.HttpServerRequest): RawParams => {
   const q = request.url.indexOf("?")
   return rawParamsFrom(new URLSearchParams(q < 0 ? "" : request.url.slice(q + 1)))
 }
+
+// ---------------------------------------------------------------------------
+// CORS (security checklist K11)
+// ---------------------------------------------------------------------------
+
+/**
+ * Browser-based MCP clients (MCP Inspector's web UI) discover, register and exchange tokens from
+ * their own origin: these endpoints answer any origin, without credentials (no cookies are read
+ * there; `*` makes browsers refuse to send any).
+ */
+const PUBLIC_CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-expose-headers": "WWW-Authenticate, Retry-After"
+}
+
+const withCors = <E, R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  Effect.map(handler, (response) => HttpServerResponse.setHeaders(response, PUBLIC_CORS))
+
+/** The preflight answer of a public endpoint; MCP-Protocol-Version is what the SDK sends on discovery. */
+const corsPreflight = (method: "GET" | "POST") =>
+  HttpServerResponse.empty({
+    status: 204,
+    headers: {
+      "access-control-allow-origin": "*",
+      "access-control-allow-methods": `${method}, OPTIONS`,
+      "access-control-allow-headers": "Authorization, Content-Type, MCP-Protocol-Version",
+      "access-control-max-age": "7200"
+    }
+  })
 
 /** 429 with `Retry-After` and an RFC 6749-style body (`what`: "registrations", "token requests"...). */
 const tooManyRequests = (wait: number, what: string) =>
@@ -120,6 +172,9 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
     const revokeLimiter = makeRateLimiter({ limit: limits.revoke, windowMs: MINUTE })
     const failedBearerLimiter = makeRateLimiter({ limit: limits.failed_bearer, windowMs: MINUTE })
     const trustProxy = config.serve.trustProxy
+    // The server-wide request timeout bounds every request; an OAuth body gets at most 10 s of it.
+    const requestTimeout: number | undefined = config.user.transport.http.request_timeout
+    const formTimeoutMs = Math.round(Math.min(FORM_TIMEOUT_SECONDS, requestTimeout ?? FORM_TIMEOUT_SECONDS) * 1000)
 
     /** Counts this request against `limiter`; the seconds to wait when over the limit. */
     const overLimit = (limiter: RateLimiter, request: HttpServerRequest.HttpServerRequest) =>
@@ -175,8 +230,14 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
       if (!type.startsWith("application/json")) {
         return oauthError(new InvalidClientMetadata({ description: "The body must be application/json" }))
       }
-      const text = yield* request.text.pipe(Effect.orElseSucceed(() => ""))
-      if (text.length > MAX_FORM_BYTES) return oauthError(new InvalidClientMetadata({ description: "The body is too large" }))
+      const read = yield* Effect.either(readText(request, formTimeoutMs))
+      if (Either.isLeft(read)) {
+        const e = read.left
+        return e._tag === "InvalidRequest"
+          ? oauthError(new InvalidClientMetadata({ description: e.description }))
+          : yield* bodyRefused(request, e)
+      }
+      const text = read.right
       let body: unknown
       try {
         body = JSON.parse(text)
@@ -249,8 +310,11 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
           return html(429, page, { "retry-after": String(wait) })
         }
         const base = baseOf(request)
-        const params = source === "query" ? Either.right(queryOf(request)) : yield* Effect.either(readForm(request))
-        if (Either.isLeft(params)) return respond({ _tag: "DirectError", error: params.left }, base, request)
+        const params = source === "query" ? Either.right(queryOf(request)) : yield* Effect.either(readForm(request, formTimeoutMs))
+        if (Either.isLeft(params)) {
+          const e = params.left
+          return e._tag === "InvalidRequest" ? respond({ _tag: "DirectError", error: e }, base, request) : yield* bodyRefused(request, e)
+        }
         const bindingCookie = readCookie(request.headers["cookie"], cookieName(base))
         const outcome = yield* run(params.right, { base, bindingCookie })
         return respond(outcome, base, request)
@@ -262,8 +326,8 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
         const wait = yield* overLimit(kind === "token" ? tokenLimiter : revokeLimiter, request)
         if (wait !== undefined) return tooManyRequests(wait, kind === "token" ? "token requests" : "revocation requests")
         const base = baseOf(request)
-        const form = yield* Effect.either(readForm(request))
-        if (Either.isLeft(form)) return oauthError(form.left)
+        const form = yield* Effect.either(readForm(request, formTimeoutMs))
+        if (Either.isLeft(form)) return form.left._tag === "InvalidRequest" ? oauthError(form.left) : yield* bodyRefused(request, form.left)
         const ctx = { base, authorization: request.headers["authorization"] }
         if (kind === "revoke") {
           return yield* tokenEndpoint.revoke(form.right, ctx).pipe(
@@ -351,17 +415,25 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
         return Either.right({ authInfo, principal: auth.principal } satisfies McpCaller)
       })
 
+    // Metadata, /register, /token and /revoke answer browsers of any origin (K11); /authorize,
+    // /consent and the callback are navigations of the user's own browser and never do.
     const router = HttpRouter.empty.pipe(
-      HttpRouter.get("/.well-known/oauth-authorization-server", authServerMetadata),
-      HttpRouter.get("/.well-known/oauth-protected-resource", protectedResourceMetadata),
-      HttpRouter.get("/.well-known/oauth-protected-resource/mcp", protectedResourceMetadata),
-      HttpRouter.post("/register", register),
+      HttpRouter.get("/.well-known/oauth-authorization-server", withCors(authServerMetadata)),
+      HttpRouter.options("/.well-known/oauth-authorization-server", corsPreflight("GET")),
+      HttpRouter.get("/.well-known/oauth-protected-resource", withCors(protectedResourceMetadata)),
+      HttpRouter.options("/.well-known/oauth-protected-resource", corsPreflight("GET")),
+      HttpRouter.get("/.well-known/oauth-protected-resource/mcp", withCors(protectedResourceMetadata)),
+      HttpRouter.options("/.well-known/oauth-protected-resource/mcp", corsPreflight("GET")),
+      HttpRouter.post("/register", withCors(register)),
+      HttpRouter.options("/register", corsPreflight("POST")),
       HttpRouter.get("/authorize", flowRoute(flow.authorize, "query", authorizeLimiter)),
       HttpRouter.post("/authorize", flowRoute(flow.authorize, "form", authorizeLimiter)),
       HttpRouter.post("/consent", flowRoute(flow.consent, "form")),
       HttpRouter.get(provider.callbackPath as HttpRouter.PathInput, flowRoute(flow.callback, "query")),
-      HttpRouter.post("/token", tokenRoute("token")),
-      HttpRouter.post("/revoke", tokenRoute("revoke"))
+      HttpRouter.post("/token", withCors(tokenRoute("token"))),
+      HttpRouter.options("/token", corsPreflight("POST")),
+      HttpRouter.post("/revoke", withCors(tokenRoute("revoke"))),
+      HttpRouter.options("/revoke", corsPreflight("POST"))
     )
     return { router, guard, callbackPath: provider.callbackPath }
   })

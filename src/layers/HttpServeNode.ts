@@ -4,7 +4,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option } from "effect"
 import { ConfigError } from "../domain/ConfigError.js"
-import { DefaultShutdownTimeout } from "../domain/config/UserConfig.js"
+import { DefaultShutdownTimeout, HttpLimitDefaults, type HttpTransportConfig } from "../domain/config/UserConfig.js"
 import { logRequest } from "../http/AccessLog.js"
 import { baseUrlFor, isWildcardHost } from "../http/BaseUrl.js"
 import { makeHttpApp } from "../http/HttpApp.js"
@@ -16,6 +16,25 @@ import { RequestLog, type RequestLogEntry } from "../services/RequestLog.js"
 
 /** How long shutdown waits for in-flight requests before closing connections, by default. */
 export const DRAIN_TIMEOUT = Duration.seconds(DefaultShutdownTimeout)
+
+/**
+ * The connection limits of `transport.http` in Node's terms (README "Limits"). Values a config
+ * built by hand leaves out get the defaults. Node refuses a headers timeout longer than the
+ * request timeout: the request timeout then bounds both.
+ */
+export const connectionLimitsOf = (http: Partial<HttpTransportConfig>) => {
+  const seconds = (value: number | undefined, fallback: number) => Math.max(1, Math.round((value ?? fallback) * 1000))
+  const requestTimeout = seconds(http.request_timeout, HttpLimitDefaults.request_timeout)
+  const headersTimeout = Math.min(requestTimeout, seconds(http.headers_timeout, HttpLimitDefaults.headers_timeout))
+  return {
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout: seconds(http.keep_alive_timeout, HttpLimitDefaults.keep_alive_timeout),
+    // Node checks the two timeouts on this period (its default, 30 s, would add up to 30 s to each).
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 5))),
+    maxConnections: http.max_connections ?? HttpLimitDefaults.max_connections
+  }
+}
 
 /** `transport.http.shutdown_timeout` (a config built by hand, without the key, gets the default). */
 const drainTimeoutOf = (config: AppConfig.Shape): Duration.Duration => {
@@ -33,7 +52,13 @@ const serveOn = (server: NodeServer) =>
   Layer.scopedDiscard(
     Effect.gen(function* () {
       const config = yield* AppConfig
-      const mcp = yield* makeMcpHttpHandler({ stateless: config.serve.stateless })
+      const http: Partial<HttpTransportConfig> = config.user.transport.http
+      const mcp = yield* makeMcpHttpHandler({
+        stateless: config.serve.stateless,
+        maxBodyBytes: http.max_body_bytes,
+        maxSessionsPerPrincipal: http.max_sessions_per_user,
+        trustProxy: config.serve.trustProxy
+      })
       const auth = yield* OAuthHttp
       // The port never changes once listening (asked per request for BASE): remember it.
       let knownPort: number | undefined
@@ -146,7 +171,14 @@ export const HttpServeNode: Layer.Layer<
 > = Layer.unwrapScoped(
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const server = createServer()
+    const limits = connectionLimitsOf(config.user.transport.http)
+    const server = createServer({
+      headersTimeout: limits.headersTimeout,
+      requestTimeout: limits.requestTimeout,
+      keepAliveTimeout: limits.keepAliveTimeout,
+      connectionsCheckingInterval: limits.connectionsCheckingInterval
+    })
+    server.maxConnections = limits.maxConnections
     const { host, port } = config.serve
     const listen = NodeHttpServer.layer(() => server, { host, port }).pipe(
       Layer.mapError(

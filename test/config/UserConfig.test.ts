@@ -58,7 +58,14 @@ describe("UserConfig defaults", () => {
             base_url: null,
             trust_proxy: false,
             stateless: false,
-            shutdown_timeout: 10
+            shutdown_timeout: 10,
+            max_body_bytes: 4194304,
+            max_sessions_per_user: 100,
+            max_connections: 1000,
+            headers_timeout: 10,
+            request_timeout: 60,
+            keep_alive_timeout: 5,
+            cors_origins: []
           }
         },
         projects: {},

@@ -23,15 +23,18 @@ export const CHROMIUM_FLAGS: ReadonlyArray<string> = [
   "--disable-sync"
 ]
 
-/** Launch Chromium once (per test file); close it in `afterAll`. */
-export const launchChromium = (): Promise<Browser> =>
+/**
+ * Launch Chromium once (per test file); close it in `afterAll`. `extraArgs` add flags, e.g.
+ * `--host-resolver-rules=MAP app.test 127.0.0.1` for pages on a name of their own.
+ */
+export const launchChromium = (extraArgs: ReadonlyArray<string> = []): Promise<Browser> =>
   !existsSync(CHROMIUM_PATH)
     ? Promise.reject(new Error(`Chromium is not installed (${CHROMIUM_PATH}): apt-get install chromium (.ci/run does)`))
     : chromium.launch({
       executablePath: CHROMIUM_PATH,
       headless: true,
       chromiumSandbox: false,
-      args: [...CHROMIUM_FLAGS],
+      args: [...CHROMIUM_FLAGS, ...extraArgs],
       timeout: 30_000
     })
 

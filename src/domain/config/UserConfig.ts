@@ -277,6 +277,32 @@ export type ProjectConfig = typeof ProjectConfig.Type
 /** Default of `transport.http.shutdown_timeout`, in seconds. */
 export const DefaultShutdownTimeout = 10
 
+/**
+ * Defaults of the HTTP limits under `transport.http` (README "Limits"): body size of /mcp,
+ * sessions per user, connection count, and Node's header, request and keep-alive timeouts
+ * (seconds), which would otherwise be 60 s, 300 s and 5 s with no connection cap.
+ */
+export const HttpLimitDefaults = {
+  max_body_bytes: 4 * 1024 * 1024,
+  max_sessions_per_user: 100,
+  max_connections: 1000,
+  headers_timeout: 10,
+  request_timeout: 60,
+  keep_alive_timeout: 5
+} as const
+
+/** Highest `max_body_bytes`: a body is held in memory and parsed as one string. */
+export const MaxBodyBytesCeiling = 256 * 1024 * 1024
+
+/** A browser origin for `cors_origins`: `scheme://host[:port]`, nothing after it. */
+export const CorsOrigin = Schema.String.pipe(
+  Schema.filter((s) => {
+    if (!isHttpUrl(s)) return false
+    const url = new URL(s)
+    return url.pathname === "/" && /^[a-z]+:\/\/[^/?#]+\/?$/i.test(s) && url.username === "" && url.password === ""
+  }, { description: "a browser origin such as https://inspector.example.com (scheme, host and port; no path)" })
+)
+
 export const HttpTransportConfig = Schema.Struct({
   host: withDefault(NonEmpty, "127.0.0.1"),
   port: withDefault(WholeNumber.pipe(Schema.between(0, 65535, { description: "a port number (0-65535)" })), 8000),
@@ -296,7 +322,24 @@ export const HttpTransportConfig = Schema.Struct({
    * `Host` header allow-list (DNS rebinding protection): `name`, `name:port`, `*.domain` or
    * `[ipv6]`. Absent: bound to loopback, only loopback names and the base_url host; else any.
    */
-  allowed_hosts: Schema.optionalWith(Schema.Array(HostPattern), { exact: true, nullable: true })
+  allowed_hosts: Schema.optionalWith(Schema.Array(HostPattern), { exact: true, nullable: true }),
+  /** Largest JSON-RPC request body on /mcp, in bytes (the OAuth endpoints take at most 64 KiB). */
+  max_body_bytes: withDefault(
+    WholeNumber.pipe(Schema.between(1, MaxBodyBytesCeiling, { description: "a number of bytes from 1 to 268435456 (256 MiB)" })),
+    HttpLimitDefaults.max_body_bytes
+  ),
+  /** MCP sessions one principal (user, or client address with auth off) may hold; beyond, its oldest idle one closes. */
+  max_sessions_per_user: withDefault(PositiveInt, HttpLimitDefaults.max_sessions_per_user),
+  /** Open connections at most; more are closed at once. */
+  max_connections: withDefault(PositiveInt, HttpLimitDefaults.max_connections),
+  /** Seconds a client has to send a request's headers (also: an idle new connection is closed after it). */
+  headers_timeout: withDefault(Seconds, HttpLimitDefaults.headers_timeout),
+  /** Seconds a client has to send a whole request (headers and body); responses, SSE streams too, are not limited. */
+  request_timeout: withDefault(Seconds, HttpLimitDefaults.request_timeout),
+  /** Seconds an idle kept-alive connection stays open after its last response. */
+  keep_alive_timeout: withDefault(Seconds, HttpLimitDefaults.keep_alive_timeout),
+  /** Browser origins that may call /mcp (CORS, and they pass the Origin check); empty: none. */
+  cors_origins: withDefault(Schema.Array(CorsOrigin), [])
 })
 export type HttpTransportConfig = typeof HttpTransportConfig.Type
 
