@@ -12,6 +12,7 @@ import { IdentityProvider } from "../../services/IdentityProvider.js"
 import { OAuthHttp } from "../../services/OAuthHttp.js"
 import { OAuthSettings } from "../../services/OAuthSettings.js"
 import { TokenEndpoint } from "../../services/TokenEndpoint.js"
+import type { TokenGenerator } from "../../services/TokenGenerator.js"
 import { TokenStore } from "../../services/TokenStore.js"
 import { ClientRegistryLive, ClientRegistryWithStore } from "../ClientRegistryLive.js"
 import { DynamicClientStoreSqlite } from "../DynamicClientStoreSqlite.js"
@@ -102,7 +103,7 @@ export const TokenStoreFromConfig = Layer.unwrapEffect(
 export const OAuthServerFromConfig = Layer.mergeAll(AuthorizationFlowLive, TokenEndpointLive, BearerAuthLive).pipe(
   Layer.provideMerge(
     Layer.unwrapEffect(
-      Effect.map(AppConfig, (config) => {
+      Effect.map(AppConfig, (config): Layer.Layer<ClientRegistry, ConfigError, AppConfig | TokenGenerator | TokenStore> => {
         const options = {
           clients: config.auth.clients,
           maxDynamicClients: config.auth.registration.max_clients,
