@@ -39,6 +39,7 @@ export const OAuthSettingsFromConfig = Layer.effect(
     return OAuthSettings.of({
       accessTokenTtlMs: auth.access_token_ttl * 1000,
       refreshTokenTtlMs: auth.refresh_token_ttl * 1000,
+      refreshReuseGraceMs: auth.refresh_reuse_grace * 1000,
       codeTtlMs: 5 * 60_000,
       requestTtlMs: 10 * 60_000,
       requiredScopes: required,
