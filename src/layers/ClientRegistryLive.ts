@@ -24,7 +24,10 @@
  *   `RegistryFull` (503 with `Retry-After`: the seconds until the oldest unused client reaches
  *   the TTL, or `FULL_RETRY_AFTER_S` when every stored client is in use). Existing clients and
  *   sessions keep working meanwhile; the per-address `/register` limit bounds how fast the cap
- *   fills. An evicted client's id is unknown from then on (MCP clients register again).
+ *   fills. An evicted client's id is unknown from then on (MCP clients register again). "In
+ *   use" is read when evicting: a client older than the TTL whose first login finishes at that
+ *   very moment can still be evicted, and that login's code exchange then fails with
+ *   `invalid_client` (the user starts over; the client registers again).
  */
 import { Clock, Effect, Layer, Option, Redacted } from "effect"
 import type { ClientConfig } from "../domain/config/UserConfig.js"
