@@ -26,7 +26,7 @@ export { makeMcpHttpHandler } from "./http/McpHttpHandler.js"
 // OAuth: service tags
 export { AuthorizationFlow, type FlowContext, type FlowOutcome, type ConsentPageData } from "./services/AuthorizationFlow.js"
 export { BearerAuth, type Authenticated } from "./services/BearerAuth.js"
-export { ClientRegistry, type Registration } from "./services/ClientRegistry.js"
+export { ClientRegistry, type Registration, RegistryFull } from "./services/ClientRegistry.js"
 export { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "./services/IdentityProvider.js"
 export { OAuthHttp } from "./services/OAuthHttp.js"
 export { OAuthSettings } from "./services/OAuthSettings.js"
@@ -44,7 +44,9 @@ export {
   ClientRegistryLive,
   ClientRegistryWithStore,
   DynamicClientStoreMemory,
-  type DynamicClientStore
+  type DynamicClientStore,
+  type InsertLimits,
+  type InsertOutcome
 } from "./layers/ClientRegistryLive.js"
 export { TokenGeneratorCrypto } from "./layers/TokenGeneratorCrypto.js"
 export { GitHubProvider, GitHubProviderNode } from "./layers/providers/GitHubProvider.js"

@@ -249,7 +249,17 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
       const allowed = dcrAllowedScopes(metadata.right.scope, settings.scopesSupported, settings.requiredScopes)
       const registration = yield* clients.register(metadata.right, allowed).pipe(Effect.either)
       if (Either.isLeft(registration)) {
-        yield* Effect.logError(`Token store failure in ${registration.left.operation}`)
+        const failure = registration.left
+        if (failure._tag === "RegistryFull") {
+          // RFC 7591 registers no code for this; temporarily_unavailable (RFC 6749) says it best.
+          return oauthError(
+            new TemporarilyUnavailable({
+              description: `Too many registered clients; retry after ${failure.retryAfterSeconds} seconds`
+            }),
+            { "retry-after": String(failure.retryAfterSeconds) }
+          )
+        }
+        yield* Effect.logError(`Token store failure in ${failure.operation}`)
         return oauthError(new TemporarilyUnavailable({ description: "Registration is temporarily unavailable" }))
       }
       const { client, clientSecret, issuedAt } = registration.right

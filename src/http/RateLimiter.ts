@@ -81,20 +81,68 @@ export const makeRateLimiter = (options: RateLimiterOptions): RateLimiter => {
   }
 }
 
+/** The canonical dotted form of an IPv4 address (`a.b.c.d`, decimal), or undefined. */
+const ipv4Of = (text: string): string | undefined => {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text)
+  if (m === null) return undefined
+  const octets = m.slice(1).map(Number)
+  return octets.every((o) => o <= 255) ? octets.join(".") : undefined
+}
+
+/** The eight 16-bit groups of an IPv6 address (`::` and a dotted IPv4 tail allowed), or undefined. */
+const ipv6GroupsOf = (text: string): ReadonlyArray<number> | undefined => {
+  const parts = (half: string): Array<number> | undefined => {
+    if (half === "") return []
+    const out: Array<number> = []
+    const pieces = half.split(":")
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i] ?? ""
+      const v4 = i === pieces.length - 1 ? ipv4Of(piece) : undefined
+      if (v4 !== undefined) {
+        const [a = 0, b = 0, c = 0, d = 0] = v4.split(".").map(Number)
+        out.push(a * 256 + b, c * 256 + d)
+      } else if (/^[0-9a-f]{1,4}$/.test(piece)) {
+        out.push(parseInt(piece, 16))
+      } else {
+        return undefined
+      }
+    }
+    return out
+  }
+  const gap = text.indexOf("::")
+  if (gap >= 0 && text.indexOf("::", gap + 1) >= 0) return undefined
+  const head = parts(gap < 0 ? text : text.slice(0, gap))
+  const tail = gap < 0 ? [] : parts(text.slice(gap + 2))
+  if (head === undefined || tail === undefined) return undefined
+  const missing = 8 - head.length - tail.length
+  if (gap < 0 ? missing !== 0 : missing < 1) return undefined
+  return [...head, ...Array<number>(Math.max(0, missing)).fill(0), ...tail]
+}
+
 /**
- * The key for an address: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its /64 prefix (one
- * customer commonly holds a whole /64, so counting single IPv6 addresses would be no limit).
+ * The key for an address, the same in every rate limiter: IPv4 by address; IPv4-mapped IPv6
+ * (`::ffff:a.b.c.d`, in any spelling) as that IPv4 address; any other IPv6 address by its /64
+ * prefix (one customer commonly holds a whole /64, so counting single IPv6 addresses would be no
+ * limit). Accepted spellings: any case, `::` anywhere, a zone (`%eth0`), brackets, and a port
+ * after an IPv4 address or a bracketed IPv6 one (as some proxies write `X-Forwarded-For`), so
+ * respelling an address never makes it a new client. Anything else is its own key, lowercased.
  */
 export const addressKey = (address: string): string => {
-  const a = address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address
-  if (!a.includes(":")) return a
+  let a = address.trim().toLowerCase()
+  const bracketed = /^\[([^\]]*)\](?::\d{1,5})?$/.exec(a)
+  if (bracketed !== null) a = bracketed[1] ?? ""
+  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(a)
+  if (v4WithPort !== null) a = v4WithPort[1] ?? ""
+  const v4 = ipv4Of(a)
+  if (v4 !== undefined) return v4
   const zone = a.indexOf("%")
-  const bare = (zone < 0 ? a : a.slice(0, zone)).toLowerCase()
-  const gap = bare.indexOf("::")
-  const head = (gap < 0 ? bare : bare.slice(0, gap)).split(":").filter((g) => g !== "")
-  const tail = gap < 0 ? [] : bare.slice(gap + 2).split(":").filter((g) => g !== "")
-  const groups = gap < 0 ? head : [...head, ...Array<string>(Math.max(0, 8 - head.length - tail.length)).fill("0"), ...tail]
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`
+  const groups = ipv6GroupsOf(zone < 0 ? a : a.slice(0, zone))
+  if (groups === undefined) return a
+  const [g0, g1, g2, g3, g4, g5, g6 = 0, g7 = 0] = groups
+  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff) {
+    return `${g6 >> 8}.${g6 & 255}.${g7 >> 8}.${g7 & 255}`
+  }
+  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`
 }
 
 /** The last `X-Forwarded-For` entry (see `clientAddress` for why the last), when present and plausible in length. */

@@ -7,9 +7,17 @@
  *   fiber can run between the check and the write. `redeemCode` and `rotateRefreshToken` are
  *   therefore exactly-once under any number of concurrent callers.
  * - A redeemed code stays as a `Used` entry (grant and client only) until its own `expiresAt`, so a
- *   replay gives `AlreadyUsed`; a rotated refresh token stays `Retired` the same way. Past expiry
- *   both are `NotFound`, like any expired entry. Expired means `now >= expiresAt`, with `now` the
- *   caller's `Clock` time.
+ *   replay gives `AlreadyUsed`; a rotated refresh token stays `Retired` the same way (with its
+ *   record and the time of its rotation, for the reuse grace). Past expiry both are `NotFound`,
+ *   like any expired entry. Expired means `now >= expiresAt`, with `now` the caller's `Clock` time.
+ * - Reuse grace (`rotateRefreshToken` with `reuseGraceMs`): a retired token presented again by its
+ *   own client less than the grace after its rotation, while the successor that rotation stored
+ *   is still live, is `Replayed` (nothing changes); in every other case a retired token is
+ *   `AlreadyUsed`. The successor is found by the hash the caller passes as `next`: the tokens of
+ *   a rotation are derived from the presented token under a per-process random key
+ *   (`successorTokens`), so the retry computes the same successor again.
+ * - `clientInUse` is an index lookup (client id to its unrevoked grants), kept by `putGrant`,
+ *   `revokeGrant` and `sweep`.
  * - `revokeGrant` marks the grant revoked and deletes its codes, access and refresh tokens (used
  *   and retired ones too) through a grantId → hashes index, in O(entries of that grant). Tokens
  *   and codes put afterwards under a grant known to be revoked are dropped: a request that
@@ -26,6 +34,7 @@
  *   it is older than `emptyGrantGraceMs` (default 10 minutes, longer than a code lives, so a grant
  *   is never dropped between its creation and its code's redemption).
  */
+import { randomBytes } from "node:crypto"
 import { Effect, Layer, Option } from "effect"
 import type { UpstreamTokens } from "../domain/oauth/Identity.js"
 import type {
@@ -34,9 +43,11 @@ import type {
   CodeRecord,
   GrantRecord,
   RedeemResult,
-  RefreshTokenRecord
+  RefreshTokenRecord,
+  RotateResult
 } from "../domain/oauth/Records.js"
-import { TokenStore } from "../services/TokenStore.js"
+import { deriveToken, TOKEN_BYTES } from "../domain/oauth/Tokens.js"
+import { type RotateOptions, type SuccessorTokens, TokenStore } from "../services/TokenStore.js"
 import { methodFn } from "./Tracing.js"
 
 /** Default cap on pending authorization requests. */
@@ -58,7 +69,7 @@ type CodeEntry =
 
 type RefreshEntry =
   | { readonly _tag: "Live"; readonly record: RefreshTokenRecord }
-  | { readonly _tag: "Retired"; readonly grantId: string; readonly clientId: string; readonly expiresAt: number }
+  | { readonly _tag: "Retired"; readonly record: RefreshTokenRecord; readonly retiredAt: number }
 
 /** Hashes of everything issued under one grant. */
 interface GrantEntries {
@@ -72,10 +83,10 @@ type EntryKind = keyof GrantEntries
 const isExpired = (expiresAt: number, now: number): boolean => now >= expiresAt
 
 const entryExpiresAt = (entry: CodeEntry | RefreshEntry): number =>
-  entry._tag === "Live" ? entry.record.expiresAt : entry.expiresAt
+  entry._tag === "Used" ? entry.expiresAt : entry.record.expiresAt
 
 const entryGrantId = (entry: CodeEntry | RefreshEntry): string =>
-  entry._tag === "Live" ? entry.record.grantId : entry.grantId
+  entry._tag === "Used" ? entry.grantId : entry.record.grantId
 
 const notFound: RedeemResult<never> = { _tag: "NotFound" }
 
@@ -92,6 +103,8 @@ const makeState = (options: TokenStoreMemoryOptions) => {
   const accessTokens = new Map<string, AccessTokenRecord>()
   const refreshTokens = new Map<string, RefreshEntry>()
   const byGrant = new Map<string, GrantEntries>()
+  /** Client id → ids of its grants that are not revoked. */
+  const liveGrantsOf = new Map<string, Set<string>>()
 
   // -- grant index ------------------------------------------------------------------------------
 
@@ -114,6 +127,32 @@ const makeState = (options: TokenStoreMemoryOptions) => {
   }
 
   const isRevoked = (grantId: string): boolean => grants.get(grantId)?.revoked === true
+
+  const unindexGrant = (grant: GrantRecord | undefined): void => {
+    if (grant === undefined) return
+    const ids = liveGrantsOf.get(grant.clientId)
+    if (ids === undefined) return
+    ids.delete(grant.id)
+    if (ids.size === 0) liveGrantsOf.delete(grant.clientId)
+  }
+
+  /** Store `grant` (replacing an earlier version) and keep the client index in step. */
+  const setGrant = (grant: GrantRecord): void => {
+    unindexGrant(grants.get(grant.id))
+    grants.set(grant.id, grant)
+    if (grant.revoked) return
+    let ids = liveGrantsOf.get(grant.clientId)
+    if (ids === undefined) {
+      ids = new Set()
+      liveGrantsOf.set(grant.clientId, ids)
+    }
+    ids.add(grant.id)
+  }
+
+  const deleteGrant = (id: string): void => {
+    unindexGrant(grants.get(id))
+    grants.delete(id)
+  }
 
   // -- authorization requests ---------------------------------------------------------------------
 
@@ -189,12 +228,12 @@ const makeState = (options: TokenStoreMemoryOptions) => {
 
   const updateGrantUpstream = (id: string, upstream: UpstreamTokens): void => {
     const grant = grants.get(id)
-    if (grant !== undefined) grants.set(id, { ...grant, upstream })
+    if (grant !== undefined) setGrant({ ...grant, upstream })
   }
 
   const revokeGrant = (id: string): void => {
     const grant = grants.get(id)
-    if (grant !== undefined) grants.set(id, { ...grant, revoked: true })
+    if (grant !== undefined) setGrant({ ...grant, revoked: true })
     const entries = byGrant.get(id)
     if (entries === undefined) return
     for (const hash of entries.codes) codes.delete(hash)
@@ -294,11 +333,26 @@ const makeState = (options: TokenStoreMemoryOptions) => {
     return entry._tag === "Live" ? Option.some(entry.record) : Option.none()
   }
 
+  /** The retired `entry` may be answered again (see the header): its live successor, if so. */
+  const replayable = (
+    entry: Extract<RefreshEntry, { _tag: "Retired" }>,
+    next: RefreshTokenRecord,
+    now: number,
+    options: RotateOptions
+  ): RefreshTokenRecord | undefined => {
+    const grace = options.reuseGraceMs ?? 0
+    if (!(grace > 0) || options.clientId !== entry.record.clientId || now - entry.retiredAt >= grace) return undefined
+    const successor = refreshTokens.get(next.tokenHash)
+    if (successor?._tag !== "Live" || isExpired(successor.record.expiresAt, now)) return undefined
+    return successor.record.grantId === entry.record.grantId ? successor.record : undefined
+  }
+
   const rotateRefreshToken = (
     oldHash: string,
     next: RefreshTokenRecord,
-    now: number
-  ): RedeemResult<RefreshTokenRecord> => {
+    now: number,
+    options: RotateOptions
+  ): RotateResult => {
     const entry = refreshTokens.get(oldHash)
     if (entry === undefined) return notFound
     if (isExpired(entryExpiresAt(entry), now)) {
@@ -306,11 +360,21 @@ const makeState = (options: TokenStoreMemoryOptions) => {
       return notFound
     }
     if (entry._tag === "Retired") {
-      return { _tag: "AlreadyUsed", grantId: entry.grantId, clientId: entry.clientId }
+      const successor = replayable(entry, next, now, options)
+      if (successor === undefined) {
+        return { _tag: "AlreadyUsed", grantId: entry.record.grantId, clientId: entry.record.clientId }
+      }
+      const access = options.access === undefined ? Option.none() : getAccessToken(options.access.tokenHash, now)
+      return {
+        _tag: "Replayed",
+        record: entry.record,
+        successor,
+        access: Option.getOrUndefined(Option.filter(access, (a) => a.grantId === entry.record.grantId))
+      }
     }
-    const { clientId, expiresAt, grantId } = entry.record
-    refreshTokens.set(oldHash, { _tag: "Retired", grantId, clientId, expiresAt })
+    refreshTokens.set(oldHash, { _tag: "Retired", record: entry.record, retiredAt: now })
     if (next.tokenHash !== oldHash) putRefreshToken(next)
+    if (options.access !== undefined) putAccessToken(options.access)
     return { _tag: "Redeemed", record: entry.record }
   }
 
@@ -328,7 +392,7 @@ const makeState = (options: TokenStoreMemoryOptions) => {
       if (isExpired(entryExpiresAt(entry), now)) deleteRefreshToken(hash)
     }
     for (const [id, grant] of grants) {
-      if (grant.revoked || (now - grant.createdAt >= grace && !hasLiveEntries(id))) grants.delete(id)
+      if (grant.revoked || (now - grant.createdAt >= grace && !hasLiveEntries(id))) deleteGrant(id)
     }
   }
 
@@ -339,7 +403,8 @@ const makeState = (options: TokenStoreMemoryOptions) => {
     updateAuthRequest,
     takeAuthRequestByUpstreamState,
     deleteAuthRequest: (id: string): void => void removeAuthRequest(id),
-    putGrant: (grant: GrantRecord): void => void grants.set(grant.id, grant),
+    putGrant: setGrant,
+    clientInUse: (clientId: string): boolean => liveGrantsOf.has(clientId),
     getGrant: (id: string): Option.Option<GrantRecord> => Option.fromNullable(grants.get(id)),
     updateGrantUpstream,
     revokeGrant,
@@ -361,6 +426,8 @@ export const makeTokenStoreMemory = (options: TokenStoreMemoryOptions = {}): Eff
   Effect.gen(function* () {
     const fn = yield* methodFn
     const s = makeState(options)
+    /** Key of `successorTokens`: per process, like everything else in this store. */
+    const rotationKey = yield* Effect.sync(() => randomBytes(TOKEN_BYTES))
     return TokenStore.of({
       putAuthRequest: fn("TokenStoreMemory.putAuthRequest")(function*(rec: AuthRequestRecord) {
         const dropped = s.putAuthRequest(rec)
@@ -388,6 +455,7 @@ export const makeTokenStoreMemory = (options: TokenStoreMemoryOptions = {}): Eff
         Effect.sync(() => s.updateGrantUpstream(id, upstream))
       ),
       revokeGrant: fn("TokenStoreMemory.revokeGrant")((id: string) => Effect.sync(() => s.revokeGrant(id))),
+      clientInUse: fn("TokenStoreMemory.clientInUse")((clientId: string) => Effect.sync(() => s.clientInUse(clientId))),
       putCode: fn("TokenStoreMemory.putCode")((code: CodeRecord) => Effect.sync(() => s.putCode(code))),
       redeemCode: fn("TokenStoreMemory.redeemCode")((codeHash: string, now: number) =>
         Effect.sync(() => s.redeemCode(codeHash, now))
@@ -408,9 +476,14 @@ export const makeTokenStoreMemory = (options: TokenStoreMemoryOptions = {}): Eff
         Effect.sync(() => s.getRefreshToken(tokenHash, now))
       ),
       rotateRefreshToken: fn("TokenStoreMemory.rotateRefreshToken")(
-        (oldHash: string, next: RefreshTokenRecord, now: number) =>
-          Effect.sync(() => s.rotateRefreshToken(oldHash, next, now))
+        (oldHash: string, next: RefreshTokenRecord, now: number, rotate: RotateOptions = {}) =>
+          Effect.sync(() => s.rotateRefreshToken(oldHash, next, now, rotate))
       ),
+      successorTokens: (presented: string) =>
+        Effect.sync((): SuccessorTokens => ({
+          refresh: deriveToken(rotationKey, "refresh", presented),
+          access: deriveToken(rotationKey, "access", presented)
+        })),
       deleteRefreshToken: fn("TokenStoreMemory.deleteRefreshToken")((tokenHash: string) =>
         Effect.sync(() => s.deleteRefreshToken(tokenHash))
       ),

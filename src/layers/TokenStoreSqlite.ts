@@ -13,7 +13,13 @@
  *   codes and tokens deleted), which ends that one session (checklist G55, G56).
  * - Atomicity: `redeemCode` is one `UPDATE ... WHERE used = 0 AND expires_at > now RETURNING`,
  *   so exactly one caller gets the row, across fibers and processes (D30). `rotateRefreshToken`
- *   retires the old token the same way and inserts its successor in the same transaction.
+ *   retires the old token the same way (recording `retired_at`) and inserts its successor and
+ *   the successor's access token in the same transaction. Presenting a retired token again is
+ *   decided in that same transaction too: `Replayed` (reuse grace: its own client, less than the
+ *   grace after `retired_at`, successor still live) or `AlreadyUsed`.
+ * - `successorTokens` derives a rotation's tokens from the presented one with a subkey of the
+ *   store's key (`SecretBox.derive`), so every process sharing the file (and a restarted one)
+ *   computes the same successor for a retry; only hashes are stored.
  *   `takeAuthRequestByUpstreamState` is one `DELETE ... RETURNING`. Every transaction starts
  *   with a write (see `OAuthDatabase`), so SQLite takes the write lock at its start.
  * - Durability: each write commits (`synchronous = FULL`) before its effect completes, so a token
@@ -49,9 +55,10 @@ import type {
   CodeRecord,
   GrantRecord,
   RedeemResult,
-  RefreshTokenRecord
+  RefreshTokenRecord,
+  RotateResult
 } from "../domain/oauth/Records.js"
-import { StoreError, TokenStore } from "../services/TokenStore.js"
+import { type RotateOptions, StoreError, type SuccessorTokens, TokenStore } from "../services/TokenStore.js"
 import { OAuthDatabase } from "./persistence/OAuthDatabase.js"
 import {
   type AccessTokenRow,
@@ -68,7 +75,6 @@ import {
   encodeGrant,
   encodeRefreshToken,
   grantRowVerifies,
-  refreshTokenRowVerifies,
   type StoredCodeRow,
   type StoredGrantRow,
   type StoredRefreshTokenRow,
@@ -468,6 +474,14 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       Effect.mapError(toStoreError("revokeGrant"))
     )
 
+    const clientInUse = fn("TokenStoreSqlite.clientInUse")(
+      function* (clientId: string) {
+        const rows = yield* sql`SELECT 1 AS x FROM grants WHERE client_id = ${clientId} AND revoked = 0 LIMIT 1`
+        return rows.length > 0
+      },
+      Effect.mapError(toStoreError("clientInUse"))
+    )
+
     // -- codes ------------------------------------------------------------------------------------
 
     const putCode = fn("TokenStoreSqlite.putCode")(
@@ -544,6 +558,9 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
     const insertRefresh = (rec: RefreshTokenRecord) =>
       sql.unsafe(INSERT_REFRESH, [...valuesOf(encodeRefreshToken(box, rec), REFRESH_COLUMNS), rec.grantId])
 
+    const insertAccess = (rec: AccessTokenRecord) =>
+      sql.unsafe(INSERT_ACCESS, [...valuesOf(encodeAccessToken(box, rec), ACCESS_COLUMNS), rec.grantId])
+
     const putRefreshToken = fn("TokenStoreSqlite.putRefreshToken")(
       function* (rec: RefreshTokenRecord) {
         yield* insertRefresh(rec)
@@ -567,34 +584,60 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       Effect.mapError(toStoreError("getRefreshToken"))
     )
 
+    /**
+     * Within a rotation's transaction: the retired `row` may be answered again (reuse grace, see
+     * `RotateOptions`). Its live successor and the still valid access token, if so.
+     */
+    const replayOf = (row: StoredRefreshTokenRow, record: RefreshTokenRecord, next: RefreshTokenRecord, now: number, options: RotateOptions) =>
+      Effect.gen(function* () {
+        const grace = options.reuseGraceMs ?? 0
+        const retiredAt = row.retired_at ?? null
+        if (!(grace > 0) || retiredAt === null || options.clientId !== record.clientId || now - retiredAt >= grace) {
+          return undefined
+        }
+        const rows = yield* sql<StoredRefreshTokenRow>`SELECT * FROM refresh_tokens
+          WHERE token_hash = ${next.tokenHash} AND grant_id = ${record.grantId} AND retired = 0 AND expires_at > ${now}`
+        const found = rows[0]
+        const successor = found === undefined ? undefined : decodeRefreshToken(box, found)
+        if (successor === undefined) return undefined
+        let access: AccessTokenRecord | undefined
+        if (options.access !== undefined) {
+          const accessRows = yield* sql<AccessTokenRow>`SELECT * FROM access_tokens
+            WHERE token_hash = ${options.access.tokenHash} AND grant_id = ${record.grantId} AND expires_at > ${now}`
+          access = accessRows[0] === undefined ? undefined : decodeAccessToken(box, accessRows[0])
+        }
+        return { _tag: "Replayed", record, successor, access } satisfies RotateResult
+      })
+
     const rotateRefreshToken = fn("TokenStoreSqlite.rotateRefreshToken")(
-      function* (oldHash: string, next: RefreshTokenRecord, now: number) {
+      function* (oldHash: string, next: RefreshTokenRecord, now: number, options: RotateOptions = {}) {
         const outcome = yield* sql.withTransaction(
           Effect.gen(function* () {
             // The claim is the transaction's first statement (a write): see OAuthDatabase.
-            const claimed = yield* sql<StoredRefreshTokenRow>`UPDATE refresh_tokens SET retired = 1
+            const claimed = yield* sql<StoredRefreshTokenRow>`UPDATE refresh_tokens SET retired = 1, retired_at = ${now}
               WHERE token_hash = ${oldHash} AND retired = 0 AND expires_at > ${now} RETURNING *`
             const won = claimed[0]
             if (won !== undefined) {
               const record = decodeRefreshToken(box, won)
               if (record === undefined) {
                 yield* sql`DELETE FROM refresh_tokens WHERE token_hash = ${oldHash}`
-                return { result: notFound, unreadable: true }
+                return { result: notFound as RotateResult, unreadable: true }
               }
               if (next.tokenHash !== oldHash) yield* insertRefresh(next)
-              return { result: { _tag: "Redeemed", record } as RedeemResult<RefreshTokenRecord>, unreadable: false }
+              if (options.access !== undefined) yield* insertAccess(options.access)
+              return { result: { _tag: "Redeemed", record } as RotateResult, unreadable: false }
             }
             const rows = yield* sql<StoredRefreshTokenRow>`SELECT * FROM refresh_tokens WHERE token_hash = ${oldHash}`
             const row = rows[0]
-            if (row === undefined) return { result: notFound, unreadable: false }
-            const verifies = refreshTokenRowVerifies(box, row)
-            if (isExpired(row.expires_at, now) || !verifies) {
+            if (row === undefined) return { result: notFound as RotateResult, unreadable: false }
+            const record = decodeRefreshToken(box, row)
+            if (isExpired(row.expires_at, now) || record === undefined) {
               yield* sql`DELETE FROM refresh_tokens WHERE token_hash = ${oldHash}`
-              return { result: notFound, unreadable: !verifies }
+              return { result: notFound as RotateResult, unreadable: record === undefined }
             }
-            const result: RedeemResult<RefreshTokenRecord> = row.retired !== 0
-              ? { _tag: "AlreadyUsed", grantId: row.grant_id, clientId: row.client_id }
-              : notFound
+            if (row.retired === 0) return { result: notFound as RotateResult, unreadable: false }
+            const replay = yield* replayOf(row, record, next, now, options)
+            const result: RotateResult = replay ?? { _tag: "AlreadyUsed", grantId: row.grant_id, clientId: row.client_id }
             return { result, unreadable: false }
           })
         )
@@ -603,6 +646,9 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       },
       Effect.mapError(toStoreError("rotateRefreshToken"))
     )
+
+    const successorTokens = (presented: string) =>
+      Effect.sync((): SuccessorTokens => ({ refresh: box.derive("refresh", presented), access: box.derive("access", presented) }))
 
     const deleteRefreshToken = fn("TokenStoreSqlite.deleteRefreshToken")(
       function* (tokenHash: string) {
@@ -646,6 +692,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       getGrant,
       updateGrantUpstream,
       revokeGrant,
+      clientInUse,
       putCode,
       redeemCode,
       putAccessToken,
@@ -654,6 +701,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
       putRefreshToken,
       getRefreshToken,
       rotateRefreshToken,
+      successorTokens,
       deleteRefreshToken,
       sweep
     })

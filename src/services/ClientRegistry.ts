@@ -1,4 +1,4 @@
-import { Context } from "effect"
+import { Context, Schema } from "effect"
 import type { Effect, Option } from "effect"
 import type { RegisteredClientMetadata } from "../domain/oauth/ClientMetadata.js"
 import type { OAuthClient } from "../domain/oauth/Records.js"
@@ -11,15 +11,28 @@ export interface Registration {
   readonly issuedAt: number
 }
 
+/**
+ * `auth.registration.max_clients` dynamic clients are stored and none of them may be evicted:
+ * the registration is refused (the HTTP layer answers 503 with `Retry-After`).
+ */
+export class RegistryFull extends Schema.TaggedError<RegistryFull>()("RegistryFull", {
+  /** When a stored client may be evicted at the earliest, in whole seconds from now (at least 1). */
+  retryAfterSeconds: Schema.Number
+}) {}
+
 export declare namespace ClientRegistry {
   export interface Shape {
     /** Config clients first (they cannot be shadowed), then dynamically registered ones. */
     readonly find: (clientId: string) => Effect.Effect<Option.Option<OAuthClient>, StoreError>
-    /** Register a validated RFC 7591 request; the allowed scopes are already computed. */
+    /**
+     * Register a validated RFC 7591 request; the allowed scopes are already computed. Never
+     * stores more than the configured number of dynamic clients: `RegistryFull` when no stored
+     * client may be evicted to make room.
+     */
     readonly register: (
       metadata: RegisteredClientMetadata,
       allowedScopes: ReadonlyArray<string>
-    ) => Effect.Effect<Registration, StoreError>
+    ) => Effect.Effect<Registration, StoreError | RegistryFull>
     /** Scopes of the pre-registered (config) clients, for `scopes_supported`. */
     readonly configScopes: ReadonlyArray<string>
   }

@@ -6,6 +6,8 @@ export declare namespace OAuthSettings {
     readonly accessTokenTtlMs: number
     /** Refresh token lifetime (`refresh_token_ttl`), renewed on every rotation. */
     readonly refreshTokenTtlMs: number
+    /** `refresh_reuse_grace`: a rotated refresh token retried this soon is answered again (0: never). */
+    readonly refreshReuseGraceMs: number
     /** Authorization codes live 5 minutes. */
     readonly codeTtlMs: number
     /** Pending authorizations (consent + upstream login, the upstream `state`) live 10 minutes. */

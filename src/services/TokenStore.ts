@@ -7,8 +7,29 @@ import type {
   CodeRecord,
   GrantRecord,
   RedeemResult,
-  RefreshTokenRecord
+  RefreshTokenRecord,
+  RotateResult
 } from "../domain/oauth/Records.js"
+
+/** Options of `TokenStore.rotateRefreshToken`. */
+export interface RotateOptions {
+  /** The successor's access token: stored in the same atomic step as the rotation (`Redeemed` only). */
+  readonly access?: AccessTokenRecord | undefined
+  /**
+   * The reuse grace (RFC 9700 4.14 leaves room for one): a retired `oldHash` presented again by
+   * the client it belongs to (`clientId`), less than `reuseGraceMs` after its rotation, while the
+   * successor that rotation stored (`next.tokenHash`) is still live and unused, is `Replayed`
+   * rather than `AlreadyUsed`. 0 or absent: never replayed.
+   */
+  readonly reuseGraceMs?: number | undefined
+  readonly clientId?: string | undefined
+}
+
+/** The tokens a rotation of a given refresh token hands out (see `successorTokens`). */
+export interface SuccessorTokens {
+  readonly refresh: string
+  readonly access: string
+}
 
 /** The store could not be read or written (disk, lock, corrupt row). Never a 500 with details. */
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
@@ -40,6 +61,11 @@ export declare namespace TokenStore {
     readonly updateGrantUpstream: (id: string, upstream: UpstreamTokens) => Effect.Effect<void, StoreError>
     /** Revoke the grant and delete every code, access and refresh token issued under it. */
     readonly revokeGrant: (id: string) => Effect.Effect<void, StoreError>
+    /**
+     * The client has a grant that is not revoked (a session, or a login between the upstream
+     * callback and the code exchange): such a client is never evicted from the registry.
+     */
+    readonly clientInUse: (clientId: string) => Effect.Effect<boolean, StoreError>
 
     // Authorization codes.
     readonly putCode: (code: CodeRecord) => Effect.Effect<void, StoreError>
@@ -66,15 +92,25 @@ export declare namespace TokenStore {
       now: number
     ) => Effect.Effect<Option.Option<RefreshTokenRecord>, StoreError>
     /**
-     * Atomically retire `oldHash` and store `next` in its place: exactly one concurrent caller
-     * gets `Redeemed` (with the old record). A retired token gives `AlreadyUsed` (reuse: the
-     * caller revokes the grant); an unknown or expired one `NotFound`.
+     * Atomically retire `oldHash` and store `next` (and `options.access`) in its place: exactly
+     * one concurrent caller gets `Redeemed` (with the old record). A retired token gives
+     * `AlreadyUsed` (reuse: the caller revokes the grant), or `Replayed` within the reuse grace
+     * (see `RotateOptions`; nothing is written then); an unknown or expired one `NotFound`.
      */
     readonly rotateRefreshToken: (
       oldHash: string,
       next: RefreshTokenRecord,
-      now: number
-    ) => Effect.Effect<RedeemResult<RefreshTokenRecord>, StoreError>
+      now: number,
+      options?: RotateOptions
+    ) => Effect.Effect<RotateResult, StoreError>
+    /**
+     * The refresh and access tokens that rotating the refresh token `presented` hands out:
+     * derived from it under the store's secret key (HMAC-SHA256), never stored (only their
+     * hashes are, by `rotateRefreshToken`). The same `presented` always gives the same pair, in
+     * every process sharing the store, so a retried rotation can be answered with the very tokens
+     * whose answer was lost; without the key they cannot be computed from `presented`.
+     */
+    readonly successorTokens: (presented: string) => Effect.Effect<SuccessorTokens>
     readonly deleteRefreshToken: (tokenHash: string) => Effect.Effect<void, StoreError>
 
     /** Delete everything expired (and retired entries past their expiry). */

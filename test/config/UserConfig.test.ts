@@ -81,6 +81,7 @@ describe("UserConfig defaults", () => {
         clients: [],
         access_token_ttl: 3600,
         refresh_token_ttl: 2592000,
+        refresh_reuse_grace: 30,
         authorization: { required_scopes: [] },
         registration: { rate_limit_per_minute: 20, max_clients: 10000, unused_client_ttl: 86400 },
         rate_limits: { authorize: 300, token: 120, revoke: 120, failed_bearer: 60 }

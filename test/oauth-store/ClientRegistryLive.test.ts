@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option, Schema, TestClock } from "effect"
+import { Effect, Either, Layer, Option, Redacted, Schema, TestClock } from "effect"
 import { ClientConfig } from "../../src/domain/config/UserConfig.js"
 import type { RegisteredClientMetadata } from "../../src/domain/oauth/ClientMetadata.js"
 import { isBase64Url32, sha256Hex } from "../../src/domain/oauth/Tokens.js"
@@ -9,7 +9,10 @@ import {
   makeClientRegistry
 } from "../../src/layers/ClientRegistryLive.js"
 import { TokenGeneratorCrypto } from "../../src/layers/TokenGeneratorCrypto.js"
-import { ClientRegistry } from "../../src/services/ClientRegistry.js"
+import { TokenStoreMemory } from "../../src/layers/TokenStoreMemory.js"
+import type { GrantRecord } from "../../src/domain/oauth/Records.js"
+import { ClientRegistry, RegistryFull } from "../../src/services/ClientRegistry.js"
+import { TokenStore } from "../../src/services/TokenStore.js"
 import { TokenGenerator } from "../../src/services/TokenGenerator.js"
 
 const decodeClient = Schema.decodeUnknownSync(ClientConfig)
@@ -26,8 +29,25 @@ const confidentialConfig = decodeClient({
 
 const registry = (options: Partial<Parameters<typeof ClientRegistryLive>[0]> = {}) =>
   ClientRegistryLive({ clients: [publicConfig, confidentialConfig], ...options }).pipe(
-    Layer.provide(TokenGeneratorCrypto)
+    Layer.provide(Layer.merge(TokenGeneratorCrypto, TokenStoreMemory))
   )
+
+/** The registry and the token store it asks whether a client is in use, both visible to the test. */
+const registryWithStore = (options: Partial<Parameters<typeof ClientRegistryLive>[0]> = {}) =>
+  ClientRegistryLive({ clients: [publicConfig, confidentialConfig], ...options }).pipe(
+    Layer.provideMerge(Layer.merge(TokenGeneratorCrypto, TokenStoreMemory))
+  )
+
+const grantOf = (id: string, clientId: string): GrantRecord => ({
+  id,
+  clientId,
+  user: { provider: "github", id: "1", username: "octocat", email: "o@example.com", name: "Octo" },
+  upstream: { accessToken: Redacted.make("gho_x"), scopes: [], extra: {} },
+  scopes: ["mxcp:access"],
+  resource: undefined,
+  createdAt: 0,
+  revoked: false
+})
 
 const metadata = (overrides: Partial<RegisteredClientMetadata> = {}): RegisteredClientMetadata => ({
   redirect_uris: ["http://127.0.0.1:5555/callback"],
@@ -77,7 +97,7 @@ describe("ClientRegistryLive: config clients", () => {
       const reg = yield* ClientRegistry
       expect(reg.configScopes).toEqual([])
       expect(yield* reg.find("cli-public")).toEqual(Option.none())
-    }).pipe(Effect.provide(ClientRegistryLive({ clients: [] }).pipe(Layer.provide(TokenGeneratorCrypto)))))
+    }).pipe(Effect.provide(ClientRegistryLive({ clients: [] }).pipe(Layer.provide(Layer.merge(TokenGeneratorCrypto, TokenStoreMemory))))))
 })
 
 describe("ClientRegistryLive: dynamic registration", () => {
@@ -165,7 +185,9 @@ describe("ClientRegistryLive: config clients cannot be shadowed", () => {
       expect(Option.getOrThrow(yield* reg.find("cli-public")).source).toBe("config")
     }).pipe(
       Effect.provide(
-        ClientRegistryLive({ clients: [publicConfig] }).pipe(Layer.provide(scriptedIds(["cli-public", "fresh-id"])))
+        ClientRegistryLive({ clients: [publicConfig] }).pipe(
+          Layer.provide(Layer.merge(scriptedIds(["cli-public", "fresh-id"]), TokenStoreMemory))
+        )
       )
     ))
 
@@ -178,7 +200,7 @@ describe("ClientRegistryLive: config clients cannot be shadowed", () => {
       expect(second.client.clientId).toBe("other")
       expect(Option.getOrThrow(yield* reg.find("dup")).name).toBe("first")
     }).pipe(
-      Effect.provide(ClientRegistryLive({ clients: [] }).pipe(Layer.provide(scriptedIds(["dup", "dup", "other"]))))
+      Effect.provide(ClientRegistryLive({ clients: [] }).pipe(Layer.provide(Layer.merge(scriptedIds(["dup", "dup", "other"]), TokenStoreMemory))))
     ))
 
   it.effect("a stored dynamic client with a config client's id is never returned", () =>
@@ -199,34 +221,85 @@ describe("ClientRegistryLive: config clients cannot be shadowed", () => {
       const found = Option.getOrThrow(yield* reg.find("cli-public"))
       expect(found.name).toBe("Public CLI")
       expect(found.source).toBe("config")
-    }).pipe(Effect.provide(TokenGeneratorCrypto)))
+    }).pipe(Effect.provide(Layer.merge(TokenGeneratorCrypto, TokenStoreMemory))))
 })
 
 describe("ClientRegistryLive: bounded dynamic clients", () => {
-  it.effect("when full, the oldest client past the TTL is evicted; if none is, registration still succeeds", () =>
+  it.effect("K6 when full, the oldest client past the TTL is evicted; if none is, the registration is refused and nothing is stored", () =>
     Effect.gen(function*() {
       const reg = yield* ClientRegistry
       const a = yield* reg.register(metadata({ client_name: "a" }), [])
       yield* TestClock.adjust(10)
       const b = yield* reg.register(metadata({ client_name: "b" }), [])
-      // Full (2), but nothing is older than the TTL: registered anyway.
+      // Full (2), and nothing is older than the TTL: refused, with the time until a is evictable.
       yield* TestClock.adjust(490)
-      const c = yield* reg.register(metadata({ client_name: "c" }), [])
-      for (const r of [a, b, c]) expect(Option.isSome(yield* reg.find(r.client.clientId))).toBe(true)
+      const refused = yield* Effect.flip(reg.register(metadata({ client_name: "c" }), []))
+      expect(refused).toBeInstanceOf(RegistryFull)
+      expect(refused).toMatchObject({ _tag: "RegistryFull", retryAfterSeconds: 1 })
+      for (const r of [a, b]) expect(Option.isSome(yield* reg.find(r.client.clientId))).toBe(true)
 
       // Now a (t=0) and b (t=10) are past the TTL: each registration evicts the oldest one.
       yield* TestClock.adjust(1500)
       const d = yield* reg.register(metadata({ client_name: "d" }), [])
       expect(yield* reg.find(a.client.clientId)).toEqual(Option.none())
-      for (const r of [b, c, d]) expect(Option.isSome(yield* reg.find(r.client.clientId))).toBe(true)
+      for (const r of [b, d]) expect(Option.isSome(yield* reg.find(r.client.clientId))).toBe(true)
 
       const e = yield* reg.register(metadata({ client_name: "e" }), [])
       expect(yield* reg.find(b.client.clientId)).toEqual(Option.none())
-      for (const r of [c, d, e]) expect(Option.isSome(yield* reg.find(r.client.clientId))).toBe(true)
+      for (const r of [d, e]) expect(Option.isSome(yield* reg.find(r.client.clientId))).toBe(true)
+
+      // d and e are young again: refused, retry when d reaches the TTL.
+      yield* TestClock.adjust(100)
+      expect(yield* Effect.flip(reg.register(metadata(), []))).toMatchObject({ retryAfterSeconds: 1 })
 
       // Config clients are never evicted and do not count.
       expect(Option.isSome(yield* reg.find("cli-public"))).toBe(true)
     }).pipe(Effect.provide(registry({ maxDynamicClients: 2, unusedClientTtlMs: 1000 }))))
+
+  it.effect("K6 a client with a live grant is never evicted; when every stored client is in use, Retry-After is 60 s", () =>
+    Effect.gen(function*() {
+      const reg = yield* ClientRegistry
+      const store = yield* TokenStore
+      const a = yield* reg.register(metadata({ client_name: "a" }), [])
+      const b = yield* reg.register(metadata({ client_name: "b" }), [])
+      yield* store.putGrant(grantOf("g-a", a.client.clientId))
+      yield* store.putGrant(grantOf("g-b", b.client.clientId))
+      yield* TestClock.adjust(5000)
+      // Both past the TTL, both in use: nothing may go.
+      const refused = yield* Effect.flip(reg.register(metadata(), []))
+      expect(refused).toMatchObject({ _tag: "RegistryFull", retryAfterSeconds: 60 })
+      // b's session ends: b may go (a stays, with its grant).
+      yield* store.revokeGrant("g-b")
+      const c = yield* reg.register(metadata({ client_name: "c" }), [])
+      expect(Option.isSome(yield* reg.find(a.client.clientId))).toBe(true)
+      expect(yield* reg.find(b.client.clientId)).toEqual(Option.none())
+      expect(Option.isSome(yield* reg.find(c.client.clientId))).toBe(true)
+      // c is young and unused, a is in use: Retry-After is the time until c reaches the TTL.
+      yield* TestClock.adjust(250)
+      expect(yield* Effect.flip(reg.register(metadata(), []))).toMatchObject({ retryAfterSeconds: 1 })
+    }).pipe(Effect.provide(registryWithStore({ maxDynamicClients: 2, unusedClientTtlMs: 1000 }))))
+
+  it.effect("K6 200 concurrent registrations never store more than max_clients", () =>
+    Effect.gen(function*() {
+      const reg = yield* ClientRegistry
+      const outcomes = yield* Effect.all(
+        Array.from({ length: 200 }, (_, i) => Effect.either(reg.register(metadata({ client_name: `c${i}` }), []))),
+        { concurrency: "unbounded" }
+      )
+      const stored = outcomes.filter(Either.isRight)
+      expect(stored).toHaveLength(30)
+      for (const o of outcomes.filter(Either.isLeft)) expect(o.left._tag).toBe("RegistryFull")
+      for (const o of stored) expect(Option.isSome(yield* reg.find(o.right.client.clientId))).toBe(true)
+      // Past the TTL, a second wave evicts as it registers: still never more than 30 stored.
+      yield* TestClock.adjust(2000)
+      const wave = yield* Effect.all(
+        Array.from({ length: 100 }, () => Effect.either(reg.register(metadata(), []))),
+        { concurrency: "unbounded" }
+      )
+      const ids = [...stored, ...wave.filter(Either.isRight)].map((o) => o.right.client.clientId)
+      const known = yield* Effect.filter(ids, (id) => Effect.map(reg.find(id), Option.isSome))
+      expect(known).toHaveLength(30)
+    }).pipe(Effect.provide(registry({ maxDynamicClients: 30, unusedClientTtlMs: 1000 }))))
 
   it.effect("under the cap nothing is evicted, however old", () =>
     Effect.gen(function*() {

@@ -8,7 +8,7 @@ import type {
   GrantRecord,
   RefreshTokenRecord
 } from "../../src/domain/oauth/Records.js"
-import { sha256Hex } from "../../src/domain/oauth/Tokens.js"
+import { isBase64Url32, sha256Hex } from "../../src/domain/oauth/Tokens.js"
 import { EMPTY_GRANT_GRACE_MS, TokenStoreMemoryWith, type TokenStoreMemoryOptions } from "../../src/layers/TokenStoreMemory.js"
 import { TokenStoreSqliteWith } from "../../src/layers/TokenStoreSqlite.js"
 import { TokenStore } from "../../src/services/TokenStore.js"
@@ -363,6 +363,114 @@ const contract = (name: string, store: StoreLayer): void => {
         expect(live.filter(Option.isSome)).toHaveLength(1)
         const winner = results.findIndex((r) => r._tag === "Redeemed")
         expect(Option.isSome(live[winner] ?? Option.none())).toBe(true)
+      }).pipe(Effect.provide(store())))
+  })
+
+  describe(`${name}: the refresh reuse grace`, () => {
+    const GRACE = { reuseGraceMs: 30_000, clientId: "client-a" }
+
+    /** g1 with r1 rotated at t=1000 into r2 (and its access token a2). */
+    const rotated = (store: TokenStore.Shape) =>
+      Effect.gen(function*() {
+        yield* store.putGrant(grant("g1"))
+        yield* store.putRefreshToken(refreshToken(h("r1"), "g1"))
+        const result = yield* store.rotateRefreshToken(h("r1"), refreshToken(h("r2"), "g1"), 1000, {
+          ...GRACE,
+          access: accessToken(h("a2"), "g1", { expiresAt: 20_000 })
+        })
+        expect(result._tag).toBe("Redeemed")
+      })
+
+    it.effect("K8 a rotated token presented again by its client within the grace is Replayed with its successor and access token; nothing changes", () =>
+      Effect.gen(function*() {
+        const store = yield* TokenStore
+        yield* rotated(store)
+        // The successor's access token was stored with the rotation.
+        expect(Option.isSome(yield* store.getAccessToken(h("a2"), 1001))).toBe(true)
+        const again = yield* store.rotateRefreshToken(h("r1"), refreshToken(h("r2"), "g1"), 10_000, {
+          ...GRACE,
+          access: accessToken(h("a2"), "g1")
+        })
+        expect(again).toEqual({
+          _tag: "Replayed",
+          record: refreshToken(h("r1"), "g1"),
+          successor: refreshToken(h("r2"), "g1"),
+          access: accessToken(h("a2"), "g1", { expiresAt: 20_000 })
+        })
+        // Idempotent: the same answer again up to the end of the grace, and the successor stays the live token.
+        expect((yield* store.rotateRefreshToken(h("r1"), refreshToken(h("r2"), "g1"), 30_999, GRACE))._tag).toBe("Replayed")
+        expect(yield* store.getRefreshToken(h("r2"), 30_999)).toEqual(Option.some(refreshToken(h("r2"), "g1")))
+        // An access token that has expired (or was revoked) is not handed back.
+        const late = yield* store.rotateRefreshToken(h("r1"), refreshToken(h("r2"), "g1"), 25_000, {
+          ...GRACE,
+          access: accessToken(h("a2"), "g1")
+        })
+        expect(late).toMatchObject({ _tag: "Replayed", access: undefined })
+      }).pipe(Effect.provide(store())))
+
+    it.effect("K8 after the grace, by another client, with another successor, once the successor was used, or with grace 0: AlreadyUsed", () =>
+      Effect.gen(function*() {
+        const store = yield* TokenStore
+        yield* rotated(store)
+        const retry = (now: number, options: Parameters<TokenStore.Shape["rotateRefreshToken"]>[3], next = h("r2")) =>
+          Effect.map(store.rotateRefreshToken(h("r1"), refreshToken(next, "g1"), now, options), (r) => r._tag)
+        expect(yield* retry(31_000, GRACE)).toBe("AlreadyUsed")
+        expect(yield* retry(2000, { ...GRACE, clientId: "client-b" })).toBe("AlreadyUsed")
+        expect(yield* retry(2000, GRACE, h("not-the-successor"))).toBe("AlreadyUsed")
+        expect(yield* retry(2000, { ...GRACE, reuseGraceMs: 0 })).toBe("AlreadyUsed")
+        expect(yield* retry(2000, {})).toBe("AlreadyUsed")
+        expect(yield* retry(2000, GRACE)).toBe("Replayed")
+        // The client used the successor: the old token is plain reuse now, grace or not.
+        expect((yield* store.rotateRefreshToken(h("r2"), refreshToken(h("r3"), "g1"), 2000, GRACE))._tag).toBe("Redeemed")
+        expect(yield* retry(2001, GRACE)).toBe("AlreadyUsed")
+        // ...while the token just rotated is within its own grace.
+        expect((yield* store.rotateRefreshToken(h("r2"), refreshToken(h("r3"), "g1"), 2001, GRACE))._tag).toBe("Replayed")
+      }).pipe(Effect.provide(store())))
+
+    it.effect("K8 20 concurrent rotations of one token with the grace: one Redeemed, 19 Replayed, one live successor", () =>
+      Effect.gen(function*() {
+        const store = yield* TokenStore
+        yield* store.putGrant(grant("g1"))
+        yield* store.putRefreshToken(refreshToken(h("r0"), "g1"))
+        const results = yield* Effect.all(
+          Array.from({ length: 20 }, () => store.rotateRefreshToken(h("r0"), refreshToken(h("r1"), "g1"), 1, GRACE)),
+          { concurrency: "unbounded" }
+        )
+        expect(results.filter((r) => r._tag === "Redeemed")).toHaveLength(1)
+        expect(results.filter((r) => r._tag === "Replayed")).toHaveLength(19)
+        expect(Option.isSome(yield* store.getRefreshToken(h("r1"), 2))).toBe(true)
+      }).pipe(Effect.provide(store())))
+
+    it.effect("K8 successorTokens: the same presented token always gives the same pair, of our token shape", () =>
+      Effect.gen(function*() {
+        const store = yield* TokenStore
+        const a = yield* store.successorTokens("presented-token-a")
+        expect(yield* store.successorTokens("presented-token-a")).toEqual(a)
+        const b = yield* store.successorTokens("presented-token-b")
+        expect(new Set([a.refresh, a.access, b.refresh, b.access]).size).toBe(4)
+        for (const t of [a.refresh, a.access]) expect(isBase64Url32(t)).toBe(true)
+      }).pipe(Effect.provide(store())))
+  })
+
+  describe(`${name}: clients in use`, () => {
+    it.effect("K6 a client is in use while it has an unrevoked grant", () =>
+      Effect.gen(function*() {
+        const store = yield* TokenStore
+        expect(yield* store.clientInUse("client-a")).toBe(false)
+        yield* store.putGrant(grant("g1"))
+        yield* store.putGrant(grant("g2"))
+        yield* store.putGrant(grant("g3", { clientId: "client-b", revoked: true }))
+        expect(yield* store.clientInUse("client-a")).toBe(true)
+        expect(yield* store.clientInUse("client-b")).toBe(false)
+        yield* store.revokeGrant("g1")
+        expect(yield* store.clientInUse("client-a")).toBe(true)
+        yield* store.revokeGrant("g2")
+        expect(yield* store.clientInUse("client-a")).toBe(false)
+        // A grant swept for lack of live tokens no longer counts either.
+        yield* store.putGrant(grant("g4", { clientId: "client-c" }))
+        expect(yield* store.clientInUse("client-c")).toBe(true)
+        yield* store.sweep(EMPTY_GRANT_GRACE_MS)
+        expect(yield* store.clientInUse("client-c")).toBe(false)
       }).pipe(Effect.provide(store())))
   })
 

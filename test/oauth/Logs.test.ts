@@ -195,10 +195,16 @@ tool:
     expect(redeemed.status).toBe(200)
     await useTools(redeemed.body["access_token"]!)
 
-    // 2. Refresh (rotation), tools with the new token, then reuse of the old refresh token (fails).
+    // 2. Refresh (rotation), tools with the new token, a retry of that refresh (within the reuse
+    // grace: the same answer again), a rotation with the successor, then reuse of the old refresh
+    // token (fails: its successor was used).
     const refreshed = await form("/token", { grant_type: "refresh_token", refresh_token: redeemed.body["refresh_token"]! }, basic(confidential))
     expect(refreshed.status).toBe(200)
     await useTools(refreshed.body["access_token"]!)
+    const retried = await form("/token", { grant_type: "refresh_token", refresh_token: redeemed.body["refresh_token"]! }, basic(confidential))
+    expect(retried.body["refresh_token"]).toBe(refreshed.body["refresh_token"])
+    const rotatedAgain = await form("/token", { grant_type: "refresh_token", refresh_token: refreshed.body["refresh_token"]! }, basic(confidential))
+    expect(rotatedAgain.status).toBe(200)
     const reused = await form("/token", { grant_type: "refresh_token", refresh_token: redeemed.body["refresh_token"]! }, basic(confidential))
     expect(reused.body["error"]).toBe("invalid_grant")
 

@@ -10,6 +10,7 @@ import { Effect, Layer, Option, Redacted, TestClock } from "effect"
 import { sha256Hex } from "../../src/domain/oauth/Tokens.js"
 import { ClientRegistryLive } from "../../src/layers/ClientRegistryLive.js"
 import { TokenGeneratorCrypto } from "../../src/layers/TokenGeneratorCrypto.js"
+import { TokenStoreMemory } from "../../src/layers/TokenStoreMemory.js"
 import { ClientRegistry } from "../../src/services/ClientRegistry.js"
 import {
   authorizeUrl,
@@ -402,7 +403,7 @@ describe("A. Registration (real server on loopback)", () => {
               scopes: ["mxcp:access"]
             }
           ]
-        }).pipe(Layer.provide(TokenGeneratorCrypto))
+        }).pipe(Layer.provide(Layer.merge(TokenGeneratorCrypto, TokenStoreMemory)))
       )
     ))
 })

@@ -164,7 +164,10 @@ describe("OAuthDatabase: migrations", () => {
           tables: sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`
         })
       )
-      expect(seen.migrations).toEqual([{ migration_id: 1, name: "oauth_state" }])
+      expect(seen.migrations).toEqual([
+        { migration_id: 1, name: "oauth_state" },
+        { migration_id: 2, name: "refresh_retired_at" }
+      ])
       expect(seen.probe).toEqual([{ value: "kept" }])
       expect(seen.tables.map((t) => t.name)).toEqual(
         expect.arrayContaining(["access_tokens", "auth_requests", "codes", "dynamic_clients", "grants", "refresh_tokens"])
@@ -191,7 +194,7 @@ describe("OAuthDatabase: migrations", () => {
       )
       for (const out of outputs) {
         expect(out.stderr).toBe("")
-        expect(JSON.parse(out.stdout)).toEqual({ migrations: 1 })
+        expect(JSON.parse(out.stdout)).toEqual({ migrations: LATEST_MIGRATION })
       }
     }).pipe(Effect.orDie))
 })

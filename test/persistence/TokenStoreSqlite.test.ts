@@ -422,6 +422,41 @@ describe("TokenStoreSqlite: bearer validation reads token and grant in one state
     }).pipe(Effect.orDie))
 })
 
+describe("TokenStoreSqlite: the refresh reuse grace (K8)", () => {
+  it.scoped("K8 the rotation time survives a reopen, the same key derives the same successor; a token rotated before migration 2 is never within the grace", () =>
+    Effect.gen(function* () {
+      const path = join(yield* tempDir, "oauth.db")
+      const grace = { reuseGraceMs: 30_000, clientId: "client-a" }
+      const derived = yield* withStore(path, ({ store }) =>
+        Effect.gen(function* () {
+          yield* store.putGrant(grant("g1", "alice", "gho_1"))
+          yield* store.putRefreshToken(refresh("rt-1", "g1"))
+          yield* store.putRefreshToken(refresh("rt-old", "g1"))
+          const successor = yield* store.successorTokens("rt-1")
+          expect((yield* store.rotateRefreshToken(h("rt-1"), refresh(successor.refresh, "g1"), 1000, grace))._tag).toBe("Redeemed")
+          expect((yield* store.rotateRefreshToken(h("rt-old"), refresh("rt-old-next", "g1"), 1000, grace))._tag).toBe("Redeemed")
+          return successor
+        }), { key: KEY_A })
+      const seen = yield* withStore(path, ({ db, store }) =>
+        Effect.gen(function* () {
+          // As a file rotated by an earlier version: retired, but no rotation time.
+          yield* db.sql`UPDATE refresh_tokens SET retired_at = NULL WHERE token_hash = ${h("rt-old")}`
+          const again = yield* store.successorTokens("rt-1")
+          return {
+            again,
+            replay: (yield* store.rotateRefreshToken(h("rt-1"), refresh(again.refresh, "g1"), 2000, grace))._tag,
+            old: (yield* store.rotateRefreshToken(h("rt-old"), refresh("rt-old-next", "g1"), 2000, grace))._tag
+          }
+        }), { key: KEY_A })
+      expect(seen.again).toEqual(derived)
+      expect(seen.replay).toBe("Replayed")
+      expect(seen.old).toBe("AlreadyUsed")
+      // Another key derives other tokens (and cannot read the rows anyway).
+      const other = yield* withStore(join(yield* tempDir, "other.db"), ({ store }) => store.successorTokens("rt-1"), { key: KEY_B })
+      expect(other.refresh).not.toBe(derived.refresh)
+    }).pipe(Effect.orDie))
+})
+
 describe("TokenStoreSqlite: sweep", () => {
   it.scoped("a backlog larger than a batch is swept completely; live rows stay", () =>
     Effect.gen(function* () {

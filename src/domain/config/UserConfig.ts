@@ -194,6 +194,17 @@ export type AuthorizationConfig = typeof AuthorizationConfig.Type
 
 export const DefaultAccessTokenTtl = 3600
 export const DefaultRefreshTokenTtl = 2_592_000
+/** Default of `auth.refresh_reuse_grace`, in seconds. */
+export const DefaultRefreshReuseGrace = 30
+
+/** Longest `auth.refresh_reuse_grace`: a longer one would leave a stolen refresh token usable for too long. */
+export const MaxRefreshReuseGrace = 300
+
+const ReuseGraceSeconds = WholeNumber.pipe(
+  Schema.between(0, MaxRefreshReuseGrace, {
+    description: `a whole number of seconds from 0 (off) to ${MaxRefreshReuseGrace}`
+  })
+)
 
 /** Defaults of `auth.registration` (RFC 7591 dynamic client registration limits). */
 export const RegistrationDefaults = {
@@ -249,6 +260,12 @@ export const AuthConfig = Schema.Struct({
   access_token_ttl: withDefault(PositiveInt, DefaultAccessTokenTtl),
   /** Seconds. */
   refresh_token_ttl: withDefault(PositiveInt, DefaultRefreshTokenTtl),
+  /**
+   * Seconds after a refresh token's rotation during which its own client may present it again
+   * (a retry after a lost answer) and get that rotation's answer again instead of having the
+   * grant revoked; 0 turns the grace off.
+   */
+  refresh_reuse_grace: withDefault(ReuseGraceSeconds, DefaultRefreshReuseGrace),
   /** Absent: OAuth state lives in memory. */
   persistence: Schema.optionalWith(PersistenceConfig, { exact: true, nullable: true }),
   authorization: withDefault(AuthorizationConfig, AuthorizationConfig.make({})),

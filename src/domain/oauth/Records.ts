@@ -95,3 +95,19 @@ export type RedeemResult<A> =
   /** It existed but was already used: the caller must revoke the grant (replay). */
   | { readonly _tag: "AlreadyUsed"; readonly grantId: string; readonly clientId: string }
   | { readonly _tag: "NotFound" }
+
+/**
+ * Outcome of rotating a refresh token (`TokenStore.rotateRefreshToken`): as `RedeemResult`, plus
+ * `Replayed`, a retry of a rotation that already happened (the client never saw its answer).
+ */
+export type RotateResult =
+  | RedeemResult<RefreshTokenRecord>
+  | {
+    readonly _tag: "Replayed"
+    /** The retired token that was presented again. */
+    readonly record: RefreshTokenRecord
+    /** Its successor, still live and unused: what the first rotation handed out. */
+    readonly successor: RefreshTokenRecord
+    /** The access token the first rotation handed out, when it is still valid. */
+    readonly access: AccessTokenRecord | undefined
+  }

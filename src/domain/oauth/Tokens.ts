@@ -6,7 +6,7 @@
  * random bytes come from a generator service; this module only encodes, checks the shape, and
  * hashes. Only `sha256Hex(token)` is ever stored; lookups and comparisons use the hash.
  */
-import { createHash, timingSafeEqual } from "node:crypto"
+import { createHash, createHmac, timingSafeEqual } from "node:crypto"
 
 /** Random bytes in every token we mint (256 bits). */
 export const TOKEN_BYTES = 32
@@ -30,6 +30,16 @@ export const tokenFromBytes = (bytes: Uint8Array): string => {
   }
   return Buffer.from(bytes).toString("base64url")
 }
+
+/**
+ * A token derived from `input` under a secret `key`: base64url of HMAC-SHA256(key, label NUL
+ * input), so 256 bits and the same shape as a minted token. Without the key the result is
+ * unpredictable from `input`; with the same key and input it is the same token again. Used for
+ * the tokens of a refresh rotation, so that a retry of that rotation can be answered with the
+ * same tokens although only their hashes are stored (see `TokenStore.successorTokens`).
+ */
+export const deriveToken = (key: Uint8Array, label: string, input: string): string =>
+  tokenFromBytes(createHmac("sha256", key).update(label, "utf8").update("\u0000").update(input, "utf8").digest())
 
 /**
  * Shape check before any store lookup: a bearer or refresh token we could have minted. Anything

@@ -12,6 +12,7 @@ import { IdentityProvider } from "../../services/IdentityProvider.js"
 import { OAuthHttp } from "../../services/OAuthHttp.js"
 import { OAuthSettings } from "../../services/OAuthSettings.js"
 import { TokenEndpoint } from "../../services/TokenEndpoint.js"
+import type { TokenGenerator } from "../../services/TokenGenerator.js"
 import { TokenStore } from "../../services/TokenStore.js"
 import { ClientRegistryLive, ClientRegistryWithStore } from "../ClientRegistryLive.js"
 import { DynamicClientStoreSqlite } from "../DynamicClientStoreSqlite.js"
@@ -38,6 +39,7 @@ export const OAuthSettingsFromConfig = Layer.effect(
     return OAuthSettings.of({
       accessTokenTtlMs: auth.access_token_ttl * 1000,
       refreshTokenTtlMs: auth.refresh_token_ttl * 1000,
+      refreshReuseGraceMs: auth.refresh_reuse_grace * 1000,
       codeTtlMs: 5 * 60_000,
       requestTtlMs: 10 * 60_000,
       requiredScopes: required,
@@ -102,7 +104,7 @@ export const TokenStoreFromConfig = Layer.unwrapEffect(
 export const OAuthServerFromConfig = Layer.mergeAll(AuthorizationFlowLive, TokenEndpointLive, BearerAuthLive).pipe(
   Layer.provideMerge(
     Layer.unwrapEffect(
-      Effect.map(AppConfig, (config) => {
+      Effect.map(AppConfig, (config): Layer.Layer<ClientRegistry, ConfigError, AppConfig | TokenGenerator | TokenStore> => {
         const options = {
           clients: config.auth.clients,
           maxDynamicClients: config.auth.registration.max_clients,

@@ -9,7 +9,7 @@ import {
   UnsupportedGrantType
 } from "../../domain/oauth/Errors.js"
 import { checkCodeVerifier } from "../../domain/oauth/Pkce.js"
-import type { OAuthClient } from "../../domain/oauth/Records.js"
+import type { AccessTokenRecord, OAuthClient, RotateResult } from "../../domain/oauth/Records.js"
 import { checkResource, mcpResource } from "../../domain/oauth/Resource.js"
 import { formatScopes, grantScopes } from "../../domain/oauth/Scopes.js"
 import { constantTimeEqual, sha256Hex } from "../../domain/oauth/Tokens.js"
@@ -18,7 +18,7 @@ import { ClientRegistry } from "../../services/ClientRegistry.js"
 import { OAuthSettings } from "../../services/OAuthSettings.js"
 import { TokenEndpoint, type TokenEndpointFailure, type TokenRequestContext, type TokenResponse } from "../../services/TokenEndpoint.js"
 import { TokenGenerator } from "../../services/TokenGenerator.js"
-import { type StoreError, TokenStore } from "../../services/TokenStore.js"
+import { type StoreError, type SuccessorTokens, TokenStore } from "../../services/TokenStore.js"
 import { singleParams } from "./Params.js"
 
 const TOKEN_PARAMS = [
@@ -175,6 +175,14 @@ export const makeTokenEndpoint = Effect.gen(function* () {
       return yield* issueTokens(client, rec.grantId, rec.scopes, resource.right ?? rec.resource, now)
     })
 
+  /**
+   * The refresh_token grant. The tokens of a rotation are derived from the presented refresh token
+   * (`TokenStore.successorTokens`), so a retry of a rotation whose answer was lost (a crash, a cut
+   * connection, parallel requests of one client) can be answered with exactly the tokens of that
+   * answer: within `refresh_reuse_grace`, by the same client, while the successor refresh token
+   * has not been used yet. Every other presentation of a rotated token is reuse and revokes the
+   * whole grant (RFC 9700 4.14, E37).
+   */
   const refreshToken = (client: OAuthClient, p: Record<string, string | undefined>, ctx: TokenRequestContext) =>
     Effect.gen(function* () {
       const presented = p["refresh_token"]
@@ -199,36 +207,102 @@ export const makeTokenEndpoint = Effect.gen(function* () {
         const grant = yield* store.getGrant(grantId)
         if (Option.isNone(grant) || grant.value.revoked) return yield* invalidGrant("The grant was revoked")
       }
-      const next = yield* tokens.token
+      const successor = yield* store.successorTokens(presented)
+      const narrowed = [...Either.getOrElse(scopes, () => new Set(baseScopes))]
+      const access: AccessTokenRecord = {
+        tokenHash: sha256Hex(successor.access),
+        grantId,
+        clientId: client.clientId,
+        scopes: narrowed,
+        resource: resource.right,
+        expiresAt: now + settings.accessTokenTtlMs
+      }
       const rotated = yield* store.rotateRefreshToken(
         oldHash,
         {
-          tokenHash: sha256Hex(next),
+          tokenHash: sha256Hex(successor.refresh),
           grantId,
           clientId: client.clientId,
           scopes: baseScopes,
           expiresAt: now + settings.refreshTokenTtlMs
         },
-        now
+        now,
+        { access, reuseGraceMs: settings.refreshReuseGraceMs, clientId: client.clientId }
       )
-      if (rotated._tag === "NotFound") return yield* invalidGrant("The refresh token is invalid or expired")
-      if (rotated._tag === "AlreadyUsed") {
-        // A retired refresh token came back: someone holds a copy. End the whole grant (E37).
-        yield* store.revokeGrant(rotated.grantId)
-        yield* Effect.logWarning("Refresh token reused after rotation: grant revoked").pipe(
-          Effect.annotateLogs({ client_id: rotated.clientId })
-        )
-        return yield* invalidGrant("The refresh token was already used")
+      switch (rotated._tag) {
+        case "NotFound":
+          return yield* invalidGrant("The refresh token is invalid or expired")
+        case "AlreadyUsed": {
+          // A retired refresh token came back: someone holds a copy. End the whole grant (E37).
+          yield* store.revokeGrant(rotated.grantId)
+          yield* Effect.logWarning("Refresh token reused after rotation: grant revoked").pipe(
+            Effect.annotateLogs({ client_id: rotated.clientId })
+          )
+          return yield* invalidGrant("The refresh token was already used")
+        }
+        case "Redeemed":
+          return {
+            access_token: successor.access,
+            token_type: "Bearer",
+            expires_in: Math.floor(settings.accessTokenTtlMs / 1000),
+            scope: formatScopes(narrowed),
+            refresh_token: successor.refresh
+          } satisfies TokenResponse
+        case "Replayed":
+          return yield* replayRotation(client, p, rotated, successor, resource.right, now)
       }
-      const narrowed = Either.getOrElse(scopes, () => new Set(baseScopes))
-      const response = yield* issueTokens(
-        { ...client, grantTypes: ["authorization_code"] },
-        grantId,
-        [...narrowed],
-        resource.right,
-        now
+    })
+
+  /**
+   * A retry of a rotation that already happened, within the reuse grace: the same answer again
+   * (same access token, same successor refresh token), with `expires_in` what is left of that
+   * access token. Nothing is rotated, nothing revoked. If that access token is gone (revoked
+   * through /revoke, or expired), a new one is minted under the same grant instead.
+   */
+  const replayRotation = (
+    client: OAuthClient,
+    p: Record<string, string | undefined>,
+    replayed: Extract<RotateResult, { _tag: "Replayed" }>,
+    successor: SuccessorTokens,
+    resource: string | undefined,
+    now: number
+  ) =>
+    Effect.gen(function* () {
+      const { record } = replayed
+      const scopes = grantScopes(p["scope"], record.scopes)
+      if (Either.isLeft(scopes)) return yield* fail(scopes.left)
+      const grant = yield* store.getGrant(record.grantId)
+      if (Option.isNone(grant) || grant.value.revoked) return yield* invalidGrant("The grant was revoked")
+      yield* Effect.logInfo("Refresh retried within the reuse grace: the rotation's answer is sent again").pipe(
+        Effect.annotateLogs({ client_id: client.clientId })
       )
-      return { ...response, refresh_token: next } satisfies TokenResponse
+      const kept = replayed.access
+      if (kept !== undefined && kept.expiresAt - now >= 1000) {
+        return {
+          access_token: successor.access,
+          token_type: "Bearer",
+          expires_in: Math.floor((kept.expiresAt - now) / 1000),
+          scope: formatScopes(kept.scopes),
+          refresh_token: successor.refresh
+        } satisfies TokenResponse
+      }
+      const fresh = yield* tokens.token
+      const granted = [...scopes.right]
+      yield* store.putAccessToken({
+        tokenHash: sha256Hex(fresh),
+        grantId: record.grantId,
+        clientId: client.clientId,
+        scopes: granted,
+        resource,
+        expiresAt: now + settings.accessTokenTtlMs
+      })
+      return {
+        access_token: fresh,
+        token_type: "Bearer",
+        expires_in: Math.floor(settings.accessTokenTtlMs / 1000),
+        scope: formatScopes(granted),
+        refresh_token: successor.refresh
+      } satisfies TokenResponse
     })
 
   const storeFailure = (e: StoreError) =>

@@ -27,6 +27,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Cause, Context, Effect, Layer, Option, type Redacted } from "effect"
 import { ConfigError } from "../../domain/ConfigError.js"
 import { M0001OAuthState } from "./migrations/M0001OAuthState.js"
+import { M0002RefreshRetiredAt } from "./migrations/M0002RefreshRetiredAt.js"
 import { makeSecretBox, type SecretBox } from "./SecretBox.js"
 import { loadEncryptionKey, prepareDatabaseFile } from "./StateFiles.js"
 
@@ -43,11 +44,12 @@ export class OAuthDatabase extends Context.Tag("mxcp/OAuthDatabase")<OAuthDataba
 
 /** Every migration, by `<id>_<name>`; append only. */
 export const OAuthMigrations = Migrator.fromRecord({
-  "1_oauth_state": M0001OAuthState
+  "1_oauth_state": M0001OAuthState,
+  "2_refresh_retired_at": M0002RefreshRetiredAt
 })
 
 /** The highest migration id this version knows. */
-export const LATEST_MIGRATION = 1
+export const LATEST_MIGRATION = 2
 
 export const MIGRATIONS_TABLE = "oauth_migrations"
 

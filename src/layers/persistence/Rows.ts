@@ -415,6 +415,8 @@ export interface RefreshTokenRow {
 
 export interface StoredRefreshTokenRow extends RefreshTokenRow {
   readonly retired: number
+  /** When it was rotated (migration 2); null while live, and for tokens rotated before. */
+  readonly retired_at?: number | null
 }
 
 const refreshTokenParts = (r: Omit<RefreshTokenRow, "mac">): ReadonlyArray<MacPart> => [

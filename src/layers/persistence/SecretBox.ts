@@ -16,8 +16,9 @@
  *   scopes, redirect URI or expiry was edited, or that was moved under another key, fails
  *   verification and is treated as absent. Without the key, nobody can write a row the store
  *   accepts.
- * - The configured 32-byte key is not used directly: HKDF-SHA256 derives one subkey for AES-GCM
- *   and one for the MAC.
+ * - The configured 32-byte key is not used directly: HKDF-SHA256 derives one subkey for AES-GCM,
+ *   one for the MAC and one for `derive` (the tokens of a refresh rotation, see
+ *   `TokenStore.successorTokens`).
  * - Key id: the first 16 hex characters of SHA-256 over a label and the key. It is stored in each
  *   row; a row written under another key is recognised as unreadable before any decryption is
  *   tried (G56), and the id reveals nothing usable about the key.
@@ -26,6 +27,7 @@
  *   session only).
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto"
+import { deriveToken } from "../../domain/oauth/Tokens.js"
 
 /** Bytes in an AES-256 key. */
 export const KEY_BYTES = 32
@@ -50,6 +52,8 @@ export interface SecretBox {
   readonly mac: (table: string, parts: ReadonlyArray<MacPart>) => Buffer
   /** Constant-time check of a stored MAC. */
   readonly verify: (table: string, parts: ReadonlyArray<MacPart>, mac: Uint8Array | null) => boolean
+  /** A token derived from `input` under this key (`deriveToken` with its own subkey); the same for every holder of the key. */
+  readonly derive: (label: string, input: string) => string
 }
 
 /** Unambiguous encoding of the MAC input: JSON, with byte values as base64 in a tagged object. */
@@ -69,6 +73,7 @@ export const makeSecretBox = (key: Uint8Array): SecretBox => {
   const keyId = keyIdOf(key)
   const keyBytes = subkey(Buffer.from(key), "aes-256-gcm")
   const macKey = subkey(Buffer.from(key), "hmac-sha256")
+  const deriveKey = subkey(Buffer.from(key), "token derivation")
 
   const seal = (plaintext: string, aad: string): Buffer => {
     const iv = randomBytes(IV_BYTES)
@@ -102,7 +107,9 @@ export const makeSecretBox = (key: Uint8Array): SecretBox => {
     return timingSafeEqual(mac(table, parts), Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength))
   }
 
-  return { keyId, seal, open, mac, verify }
+  const derive = (label: string, input: string): string => deriveToken(deriveKey, label, input)
+
+  return { keyId, seal, open, mac, verify, derive }
 }
 
 /** A 32-byte key from base64 (standard or url-safe alphabet, padding optional); undefined otherwise. */
