@@ -39,6 +39,7 @@
 import { DuckDBInstance } from "@duckdb/node-api"
 import type { DuckDBConnection } from "@duckdb/node-api"
 import { Effect, Layer } from "effect"
+import { randomUUID } from "node:crypto"
 import { mkdir } from "node:fs/promises"
 import { constrainedMemory } from "node:process"
 import { totalmem } from "node:os"
@@ -54,7 +55,15 @@ import { codeChange, CODE_OBJECTS_SQL, createBinder, readCatalog, rowsOf } from 
 import type { PooledConnection, SessionState } from "./duckdb/Statements.js"
 import { closeQuietly, isDataStatement, runStatements } from "./duckdb/Statements.js"
 import type { ActiveUser } from "./duckdb/UserFunctions.js"
-import { activeUser, registerUserFunctions, SHADOWING_SQL, shadowingProblem } from "./duckdb/UserFunctions.js"
+import {
+  activeUser,
+  PROBE_SQL,
+  probeAnswered,
+  probeUser,
+  registerUserFunctions,
+  SHADOWING_SQL,
+  shadowingProblem
+} from "./duckdb/UserFunctions.js"
 import { tracingEnabled } from "./Tracing.js"
 
 export { jsonFromDuckDb } from "./duckdb/JsonValues.js"
@@ -232,20 +241,40 @@ const makeSession = <E>(
     yield* Effect.try({ try: () => registerUserFunctions(admin, users, state.userBound), catch: toSqlError })
     const pool = yield* makePool(instance, poolSize, attemptPromise)
 
-    // ---- the user functions are not shadowed
+    // ---- the user functions are not shadowed (see UserFunctions.ts)
     const shadowing = { epoch: -1, problem: undefined as string | undefined }
+    const sentinel = probeUser(randomUUID())
+    /** The problem, if any: `full` scans the catalog; otherwise a probe first, a scan only if it fails. */
+    const findShadowing = (full: boolean) =>
+      withAdmin(async () => {
+        if (!full) {
+          users.set(admin.clientContext.connectionId, sentinel)
+          try {
+            if (probeAnswered(await rowsOf(admin, PROBE_SQL), sentinel)) return undefined
+          } catch {
+            // something else, failing to bind: named below
+          } finally {
+            users.delete(admin.clientContext.connectionId)
+          }
+        }
+        return shadowingProblem(await rowsOf(admin, SHADOWING_SQL)) ??
+          (full ? undefined : "The user functions do not answer as expected; check the catalog for objects named like them")
+      })
+    const recheckShadowing = (full: boolean): Effect.Effect<void, SqlError> =>
+      Effect.suspend(() => {
+        const epoch = state.catalogEpoch
+        return attemptPromise(() => findShadowing(full)).pipe(
+          Effect.flatMap((problem) => {
+            shadowing.epoch = epoch
+            shadowing.problem = problem
+            return problem === undefined ? Effect.void : Effect.fail(new SqlError({ message: problem }))
+          })
+        )
+      })
     const checkShadowing: Effect.Effect<void, SqlError> = Effect.suspend(() => {
-      if (shadowing.epoch === state.catalogEpoch) {
-        return shadowing.problem === undefined ? Effect.void : Effect.fail(new SqlError({ message: shadowing.problem }))
-      }
-      const epoch = state.catalogEpoch
-      return attemptPromise(() => withAdmin(() => rowsOf(admin, SHADOWING_SQL))).pipe(
-        Effect.flatMap((rows) => {
-          shadowing.epoch = epoch
-          shadowing.problem = shadowingProblem(rows)
-          return shadowing.problem === undefined ? Effect.void : Effect.fail(new SqlError({ message: shadowing.problem }))
-        })
-      )
+      // While a problem stands, only a full scan may clear it.
+      if (shadowing.epoch !== state.catalogEpoch) return recheckShadowing(shadowing.problem !== undefined)
+      return shadowing.problem === undefined ? Effect.void : Effect.fail(new SqlError({ message: shadowing.problem }))
     })
 
     // ---- the sandbox binder, built on first use and rebuilt when the catalog moved
@@ -340,7 +369,7 @@ const makeSession = <E>(
     if (setup !== undefined) yield* setup(session)
     // From here on no statement changes an instance setting (SET GLOBAL, PRAGMA, RESET ...).
     yield* attemptPromise(() => withAdmin(() => admin.run("SET lock_configuration = true")))
-    yield* checkShadowing.pipe(
+    yield* recheckShadowing(true).pipe(
       Effect.catchAll((e) => Effect.logWarning(`DuckDB: ${e.message}`))
     )
     return session

@@ -34,11 +34,10 @@ export interface SessionState {
   /** Connections whose current statement bound a user function (set by the UDF bind callback). */
   readonly userBound: Set<number>
   /**
-   * Bumped after every statement other than SELECT/INSERT/UPDATE/DELETE/MERGE (DDL, SET, ATTACH,
-   * transactions, PRAGMA, ...), which are the only ones that can change the catalog or leave
-   * state on their connection. DuckDB does not rebind a prepared statement when, say, a view it
-   * reads is replaced, so cached statements from an older epoch are prepared afresh; the
-   * shadowing check and the sandbox's catalog mirror are redone when it moved.
+   * Bumped after every statement that may change the catalog (`changesCatalog`). DuckDB does
+   * not rebind a prepared statement when, say, a view it reads is replaced, so cached statements
+   * from an older epoch are prepared afresh; the shadowing check and the sandbox's catalog mirror
+   * are redone when it moved.
    */
   catalogEpoch: number
 }
@@ -47,6 +46,29 @@ export interface SessionState {
 export const isDataStatement = (type: StatementType): boolean =>
   type === StatementType.SELECT || type === StatementType.INSERT || type === StatementType.UPDATE ||
   type === StatementType.DELETE || type === StatementType.MERGE_INTO
+
+/** Statements that leave state on their connection at most, never in the shared catalog. */
+const CATALOG_NEUTRAL: ReadonlySet<StatementType> = new Set([
+  StatementType.TRANSACTION,
+  StatementType.SET,
+  StatementType.VARIABLE_SET,
+  StatementType.EXPLAIN,
+  StatementType.PREPARE,
+  StatementType.ANALYZE,
+  StatementType.VACUUM,
+  StatementType.COPY,
+  StatementType.EXPORT,
+  StatementType.LOAD,
+  StatementType.UPDATE_EXTENSIONS
+])
+
+/**
+ * Statements that may change the catalog that every connection sees: CREATE, ALTER, DROP,
+ * ATTACH, DETACH, EXECUTE (of a prepared CREATE), PRAGMA (`import_database`), CALL, and any
+ * kind not known to be harmless. A temp object counts too: telling it apart would take more
+ * than the check it saves.
+ */
+export const changesCatalog = (type: StatementType): boolean => !isDataStatement(type) && !CATALOG_NEUTRAL.has(type)
 
 export interface RunOptions {
   readonly limits: ResultLimits
@@ -135,7 +157,7 @@ export const runStatements = async (
       }
       return await readLast(pooled, prepared, options.limits, cancel, reusable ? pooled.statements.get(sql) : undefined)
     } finally {
-      if (!isDataStatement(type)) state.catalogEpoch++
+      if (changesCatalog(type)) state.catalogEpoch++
       if (!reusable) prepared.destroySync()
     }
   }
@@ -152,7 +174,7 @@ export const runStatements = async (
         last = await readLast(pooled, prepared, options.limits, cancel, undefined)
       } else await prepared.run()
     } finally {
-      if (!isDataStatement(type)) state.catalogEpoch++
+      if (changesCatalog(type)) state.catalogEpoch++
       prepared.destroySync()
     }
   }

@@ -13,8 +13,12 @@
  * A macro of the same name (`CREATE TEMP MACRO get_username()`, or a persistent
  * `CREATE MACRO main.get_username()`) would win over the UDF: DuckDB looks in `temp` and the
  * database's schemas before `system`. The session therefore refuses every query while such an
- * object exists (`shadowingProblem`), checked at startup and after any statement that can change
- * the catalog.
+ * object exists (`shadowingProblem`): at startup it lists every non-internal function named
+ * like a user function in any database and schema (`SHADOWING_SQL`, a scan of
+ * `duckdb_functions()` that costs 25-30 ms); after a statement that may have changed the
+ * catalog it calls the four functions on a connection whose user is a random sentinel
+ * (`PROBE_SQL`, well under a millisecond): anything but the sentinel back means something else
+ * answered, and only then is the catalog scanned to name it.
  */
 import { DuckDBScalarFunction, VARCHAR } from "@duckdb/node-api"
 import type { DuckDBConnection } from "@duckdb/node-api"
@@ -77,6 +81,21 @@ export const registerUserFunctions = (
     }))
   }
 }
+
+/** The four functions, as a fresh connection resolves them (see `probeUser`). */
+export const PROBE_SQL = `SELECT ${userFunctionNames.map((n, i) => `${n}() AS v${i}`).join(", ")}`
+
+/** A user no one can predict, for `PROBE_SQL`. */
+export const probeUser = (random: string): ActiveUser => ({
+  get_username: `probe-username-${random}`,
+  get_user_email: `probe-email-${random}`,
+  get_user_provider: `probe-provider-${random}`,
+  get_user_external_token: `probe-token-${random}`
+})
+
+/** Whether `PROBE_SQL`'s row shows the user functions themselves answering. */
+export const probeAnswered = (rows: ReadonlyArray<Row>, user: ActiveUser): boolean =>
+  rows.length === 1 && userFunctionNames.every((name, i) => rows[0]?.[`v${i}`] === user[name])
 
 /** Every non-internal function named like a user function, in any database and schema. */
 export const SHADOWING_SQL = `SELECT database_name, schema_name, function_name, function_type
