@@ -156,6 +156,8 @@ const asFailure = (error: unknown): Failure =>
 const runCancellable = <A>(
   pooled: PooledConnection,
   timeoutMs: number,
+  /** The query's whole timeout (waiting included), for the error. */
+  reportedMs: number,
   run: (cancel: Cancellation) => Promise<A>
 ): Effect.Effect<A, Failure> =>
   Effect.async<A, Failure>((resume) => {
@@ -177,12 +179,12 @@ const runCancellable = <A>(
       (value) => {
         settled = true
         clearTimeout(timer)
-        resume(timedOut ? Effect.fail(new SqlTimeout({ timeoutMs })) : Effect.succeed(value))
+        resume(timedOut ? Effect.fail(new SqlTimeout({ timeoutMs: reportedMs })) : Effect.succeed(value))
       },
       (error: unknown) => {
         settled = true
         clearTimeout(timer)
-        resume(Effect.fail(timedOut ? new SqlTimeout({ timeoutMs }) : asFailure(error)))
+        resume(Effect.fail(timedOut ? new SqlTimeout({ timeoutMs: reportedMs }) : asFailure(error)))
       }
     )
     return Effect.suspend(() => {
@@ -306,12 +308,13 @@ const makeSession = <E>(
       run: (pooled: PooledConnection, cancel: Cancellation) => Promise<A>
     ) => {
       const user = activeUser(queryOptions)
+      const timeoutMs = queryOptions?.timeoutMs ?? defaultTimeoutMs
       return pool.withConnection(
-        queryOptions?.timeoutMs ?? defaultTimeoutMs,
+        timeoutMs,
         queryOptions?.principal,
         (pooled, remainingMs) =>
           Effect.sync(() => user === undefined ? users.delete(pooled.id) : users.set(pooled.id, user)).pipe(
-            Effect.zipRight(runCancellable(pooled, remainingMs, (cancel) => run(pooled, cancel))),
+            Effect.zipRight(runCancellable(pooled, remainingMs, timeoutMs, (cancel) => run(pooled, cancel))),
             Effect.ensuring(Effect.sync(() => users.delete(pooled.id)))
           )
       )
