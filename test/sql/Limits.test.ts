@@ -82,7 +82,17 @@ describe("K4 huge results (MCP)", () => {
 `),
           "tools/wide.yml": tool("wide", "SELECT repeat('y', 1000) AS s FROM range(5)", `  limits:
     max_result_bytes: 2000
-`)
+`),
+          "resources/pair.yml": `mxcp: 1
+resource:
+  uri: pair://all
+  name: pair
+  description: Two rows, over its own cap of one.
+  limits:
+    max_rows: 1
+  source:
+    code: SELECT range AS i FROM range(2)
+`
         }
       })
       const alice = yield* server.clientFor("alice")
@@ -100,6 +110,11 @@ describe("K4 huge results (MCP)", () => {
       const wide = yield* call(alice, "wide")
       expect(wide.isError).toBe(true)
       expect(wide.text).toMatch(/larger than 2000 bytes of JSON \(the cap is limits\.max_result_bytes/)
+      // A resource past its cap: a JSON-RPC error saying so.
+      const resource = yield* Effect.promise(() =>
+        alice.readResource({ uri: "pair://all" }).then(() => "read", (e: unknown) => String(e instanceof Error ? e.message : e))
+      )
+      expect(resource).toMatch(/The result has more than 1 rows/)
     }))
 })
 
