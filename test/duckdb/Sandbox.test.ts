@@ -244,6 +244,24 @@ describe("K2 the free-form SQL sandbox", () => {
   })
 })
 
+describe("K2 read-only databases", () => {
+  it.effect("K2 --readonly: free-form SQL still cannot read files or COPY TO; SELECTs work", () =>
+    Effect.gen(function*() {
+      const path = join(root, "db", "readonly.duckdb")
+      yield* Effect.provide(
+        Effect.flatMap(DuckDbSession, (db) => db.exec("CREATE TABLE products AS SELECT 1 AS id")),
+        DuckDbSessionNode({ path, readonly: false })
+      )
+      yield* Effect.gen(function*() {
+        yield* expectRefused(`SELECT content FROM read_text('${q(oauthKey)}')`, /Permission Error/)
+        yield* expectRefused(`COPY products TO '${q(join(root, "from-readonly.csv"))}'`, /COPY|Permission/, true)
+        const db = yield* DuckDbSession
+        expect((yield* db.freeForm("SELECT id FROM products")).rows).toEqual([{ id: 1 }])
+        expect(existsSync(join(root, "from-readonly.csv"))).toBe(false)
+      }).pipe(Effect.provide(DuckDbSessionNode({ path, readonly: true })))
+    }))
+})
+
 describe("K2 plan check", () => {
   it("K2 planProblem allows listed table functions and refuses others, lateral ones included", () => {
     expect(planProblem([{ name: "RANGE", children: [], extra_info: { Function: "RANGE" } }])).toBeUndefined()
