@@ -1,19 +1,15 @@
 /**
  * The DuckDB session on @duckdb/node-api: one database instance, a fixed pool of connections,
- * named `$param` binding through prepared statements, JSON-safe result rows and the per-request
- * user functions of interface.md section 6.
+ * named `$param` binding through prepared statements, JSON-safe result rows, the per-request
+ * user functions of interface.md section 6, and the sandbox for free-form SQL. The parts live in
+ * `duckdb/`: `Pool` (fair sharing, clean connections), `Statements` (statement cache, running a
+ * query), `Results` (streaming, caps), `Binding` (JS → DuckDB), `JsonValues` (DuckDB → JSON),
+ * `UserFunctions`, `Sandbox`.
  *
  * Choices worth knowing:
  * - `query` accepts several statements (`CREATE ...; SELECT ...`): they run in order on one
  *   connection, each statement gets the parameters it references, and the last one's rows are
  *   returned. `exec` is the same without parameters and without rows.
- * - User functions are real scalar UDFs registered once for the database. Their bind callback
- *   reads `clientContext.connectionId` and looks the connection's current user up in a map that
- *   `query` fills before the statement is prepared and clears after it has finished. The
- *   functions are constant-folded, so each runs once per statement, not once per row.
- *   Measured against per-connection `CREATE OR REPLACE TEMP MACRO`s set before each query (all
- *   four functions used): about +0.5 ms vs +0.6-0.7 ms per query over a 0.4-0.6 ms `SELECT 1`,
- *   and the UDFs cost nothing for queries that don't call them.
  * - Bound JS values: string → VARCHAR, boolean → BOOLEAN, integer number → INTEGER (BIGINT past
  *   32 bits), other numbers → DOUBLE, bigint → BIGINT (HUGEINT past 64 bits), null/undefined →
  *   NULL, Uint8Array → BLOB, Date → TIMESTAMPTZ, arrays → LIST of the unified element type
@@ -23,57 +19,54 @@
  *   a bound value to the type the SQL context expects (`date_col = $d` with a string); where it
  *   expects VARCHAR, numbers and booleans are bound as their text.
  * - Parameter names match like DuckDB's own (case-insensitively; the exact spelling wins).
- * - Connection state is not reset between queries: temp tables/macros, `SET`, `USE` and an
- *   unfinished `BEGIN` made by one query stay on that pooled connection.
- * - Result values: see `jsonFromDuckDb` below.
+ * - Every query starts on a clean connection: one that ran anything but SELECT, INSERT, UPDATE,
+ *   DELETE or MERGE (a temp object, `SET`, `USE`, `BEGIN`, `PRAGMA`, ...), or whose result was
+ *   not read to the end (capped, failed, timed out), is closed and replaced before it is used
+ *   again. The common SELECT path runs no extra statement.
+ * - The instance is hardened for everyone: extensions are never installed automatically and
+ *   community extensions never load (already installed known extensions still autoload for the
+ *   author's SQL), `memory_limit` defaults to half of the machine's memory, and the configuration
+ *   is locked once the `setup` step (the profile's init_sql) has run: no `SET GLOBAL`, `PRAGMA`
+ *   or `RESET` of an instance setting works afterwards.
+ * - The user functions cannot be shadowed: while a non-internal function or macro named like
+ *   one exists anywhere in the catalog, every `query`/`freeForm` fails with a SqlError naming it
+ *   and how to drop it (checked at startup and after any statement that can change the catalog).
+ * - Results are streamed chunk by chunk and capped (rows, bytes of JSON): `query` fails past a
+ *   cap (SqlResultTooLarge), `freeForm` truncates and says so. The timeout covers the wait for
+ *   a connection, the query and the conversion.
+ * - Result values: see `jsonFromDuckDb` in `duckdb/JsonValues.ts`.
  */
-import {
-  BIGINT,
-  BLOB,
-  BOOLEAN,
-  blobValue,
-  DOUBLE,
-  DuckDBArrayValue,
-  DuckDBBlobValue,
-  DuckDBDateValue,
-  DuckDBDecimalValue,
-  DuckDBGeometryValue,
-  DuckDBInstance,
-  DuckDBListValue,
-  DuckDBMapValue,
-  DuckDBStructValue,
-  DuckDBTimeNSValue,
-  DuckDBTimeTZValue,
-  DuckDBTimeValue,
-  DuckDBUnionValue,
-  DuckDBVariantValue,
-  DuckDBScalarFunction,
-  DuckDBTypeId,
-  HUGEINT,
-  INTEGER,
-  LIST,
-  listValue,
-  SQLNULL,
-  STRUCT,
-  StatementType,
-  structValue,
-  TIMESTAMPTZ,
-  timestampTZValue,
-  VARCHAR
-} from "@duckdb/node-api"
-import type {
-  DuckDBConnection,
-  DuckDBPreparedStatement,
-  DuckDBMaterializedResult,
-  DuckDBType,
-  DuckDBValue
-} from "@duckdb/node-api"
-import { Clock, Duration, Effect, Layer, Option, Queue } from "effect"
+import { DuckDBInstance } from "@duckdb/node-api"
+import type { DuckDBConnection } from "@duckdb/node-api"
+import { Effect, Layer } from "effect"
+import { randomUUID } from "node:crypto"
 import { mkdir } from "node:fs/promises"
+import { constrainedMemory } from "node:process"
+import { totalmem } from "node:os"
 import { dirname } from "node:path"
-import type { JsonValue, QueryOptions, Row, SqlUser } from "../services/DuckDbSession.js"
-import { DuckDbSession, SqlError, SqlTimeout } from "../services/DuckDbSession.js"
+import { memoryLimitSetting } from "../domain/config/SiteConfig.js"
+import type { FreeFormOptions, QueryOptions, QueryResult } from "../services/DuckDbSession.js"
+import { DuckDbSession, SqlError, SqlNotAllowed, SqlResultTooLarge, SqlTimeout } from "../services/DuckDbSession.js"
+import { hasTimeout, makePool } from "./duckdb/Pool.js"
+import type { Cancellation, ReadRows, ResultLimits } from "./duckdb/Results.js"
+import { interrupted } from "./duckdb/Results.js"
+import type { Binder } from "./duckdb/Sandbox.js"
+import { codeChange, CODE_OBJECTS_SQL, createBinder, readCatalog, rowsOf } from "./duckdb/Sandbox.js"
+import type { PooledConnection, SessionState } from "./duckdb/Statements.js"
+import { closeQuietly, isDataStatement, runStatements } from "./duckdb/Statements.js"
+import type { ActiveUser } from "./duckdb/UserFunctions.js"
+import {
+  activeUser,
+  PROBE_SQL,
+  probeAnswered,
+  probeUser,
+  registerUserFunctions,
+  SHADOWING_SQL,
+  shadowingProblem
+} from "./duckdb/UserFunctions.js"
 import { tracingEnabled } from "./Tracing.js"
+
+export { jsonFromDuckDb } from "./duckdb/JsonValues.js"
 
 export declare namespace DuckDbSessionNode {
   export interface Options {
@@ -90,11 +83,21 @@ export declare namespace DuckDbSessionNode {
     readonly threads?: number | undefined
     /** Default per-query timeout in ms (waiting for a connection included). Default 30000; 0 or less disables it. */
     readonly timeoutMs?: number | undefined
+    /** DuckDB's `memory_limit`, as DuckDB writes sizes (`4GB`, `512MiB`). Default `defaultMemoryLimit()`. */
+    readonly memoryLimit?: string | undefined
+    /** Row cap of a result when the query does not set one. Default `DEFAULT_MAX_ROWS`. */
+    readonly maxRows?: number | undefined
+    /** Byte cap (JSON text of the rows) when the query does not set one. Default `DEFAULT_MAX_RESULT_BYTES`. */
+    readonly maxResultBytes?: number | undefined
   }
 }
 
 /** Connections in a session's pool unless `poolSize` says otherwise. */
 export const DEFAULT_POOL_SIZE = 4
+
+/** Default caps of a result (`query` fails past them; `freeForm` truncates). */
+export const DEFAULT_MAX_ROWS = 100_000
+export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024
 
 /**
  * DuckDB threads for a server answering concurrent requests: the cores left once every pooled
@@ -109,69 +112,99 @@ export const DEFAULT_POOL_SIZE = 4
 export const serverThreads = (cores: number, poolSize: number = DEFAULT_POOL_SIZE): number =>
   Math.max(1, Math.floor(cores) - Math.max(1, Math.floor(poolSize)) + 1)
 
-// ---------------------------------------------------------------------------------------------
-// Session
-
-interface PooledConnection {
-  readonly connection: DuckDBConnection
-  readonly id: number
-  /** Prepared SELECT statements by SQL text, reused across queries (see `runStatements`). */
-  readonly statements: Map<string, CachedStatement>
+/** The machine's memory as this process may use it: the cgroup limit when there is one. */
+export const machineMemoryBytes = (): number => {
+  const total = totalmem()
+  const constrained = constrainedMemory()
+  return constrained !== undefined && constrained > 0 && constrained < total ? constrained : total
 }
 
-interface CachedStatement {
-  readonly prepared: DuckDBPreparedStatement
-  /** The catalog epoch it was prepared in; any later non-SELECT statement makes it stale. */
-  readonly epoch: number
-  /** Result column names and types, read from the first result (fixed within an epoch). */
-  columns?: ResultColumns
-}
-
-interface ResultColumns {
-  readonly names: ReadonlyArray<string>
-  readonly types: ReadonlyArray<DuckDBType>
-}
-
-/** Shared by every connection of a session. */
-interface SessionState {
-  /** Connections whose current statement bound a user function (set by the UDF bind callback). */
-  readonly userBound: Set<number>
-  /**
-   * Bumped after every statement that is not a SELECT (DDL, DML, PRAGMA, ...). DuckDB does not
-   * rebind a prepared statement when, say, a view it reads is replaced, so cached statements from
-   * an older epoch are prepared afresh.
-   */
-  epoch: number
-}
-
-/** What the user functions return for the query running on one connection. */
-interface ActiveUser {
-  readonly get_username: string
-  readonly get_user_email: string
-  readonly get_user_provider: string
-  readonly get_user_external_token: string
-}
-
-const userFunctionNames = [
-  "get_username",
-  "get_user_email",
-  "get_user_provider",
-  "get_user_external_token"
-] as const satisfies ReadonlyArray<keyof ActiveUser>
+/** Half of the machine's memory: DuckDB's own default is 80%, which leaves little to Node. */
+export const defaultMemoryLimit = (): string => memoryLimitSetting(undefined, machineMemoryBytes())
 
 const toSqlError = (error: unknown): SqlError =>
   new SqlError({ message: (error instanceof Error ? error.message : String(error)).trim() || "DuckDB error" })
 
-const attempt = <A>(f: () => A): Effect.Effect<A, SqlError> => Effect.try({ try: f, catch: toSqlError })
 const attemptPromise = <A>(f: () => Promise<A>): Effect.Effect<A, SqlError> =>
   Effect.tryPromise({ try: f, catch: toSqlError })
 
-const makeSession = (options: DuckDbSessionNode.Options) =>
+/** A promise-based mutex: `run` calls `f` after every earlier call has settled. */
+const serializer = () => {
+  let tail: Promise<unknown> = Promise.resolve()
+  return <A>(f: () => Promise<A>): Promise<A> => {
+    const run = tail.then(f, f)
+    tail = run.catch(() => undefined)
+    return run
+  }
+}
+
+type Failure = SqlError | SqlTimeout | SqlNotAllowed | SqlResultTooLarge
+
+const asFailure = (error: unknown): Failure =>
+  error instanceof SqlError || error instanceof SqlNotAllowed || error instanceof SqlResultTooLarge ||
+    error instanceof SqlTimeout
+    ? error
+    : toSqlError(error)
+
+/**
+ * Runs a driver call so that interrupting the fiber, or the timeout, interrupts the DuckDB
+ * connection and waits for the call to settle: the connection goes back to the pool idle, never
+ * mid-query (and is replaced, as it was interrupted). The timeout is a plain timer rather than an
+ * Effect race: this is the hot path, and a racing fiber per query cost about as much CPU as a
+ * small query itself.
+ */
+const runCancellable = <A>(
+  pooled: PooledConnection,
+  timeoutMs: number,
+  /** The query's whole timeout (waiting included), for the error. */
+  reportedMs: number,
+  run: (cancel: Cancellation) => Promise<A>
+): Effect.Effect<A, Failure> =>
+  Effect.async<A, Failure>((resume) => {
+    const cancel: Cancellation = { cancelled: false }
+    let settled = false
+    let timedOut = false
+    const stop = () => {
+      cancel.cancelled = true
+      pooled.dirty = true
+      if (!settled) closeQuietly(() => pooled.connection.interrupt())
+    }
+    const timer = hasTimeout(timeoutMs)
+      ? setTimeout(() => {
+        timedOut = true
+        stop()
+      }, timeoutMs)
+      : undefined
+    const done = run(cancel).then(
+      (value) => {
+        settled = true
+        clearTimeout(timer)
+        resume(timedOut ? Effect.fail(new SqlTimeout({ timeoutMs: reportedMs })) : Effect.succeed(value))
+      },
+      (error: unknown) => {
+        settled = true
+        clearTimeout(timer)
+        resume(Effect.fail(timedOut ? new SqlTimeout({ timeoutMs: reportedMs }) : asFailure(error)))
+      }
+    )
+    return Effect.suspend(() => {
+      clearTimeout(timer)
+      stop()
+      return Effect.promise(() => done)
+    })
+  })
+
+const makeSession = <E>(
+  options: DuckDbSessionNode.Options,
+  setup: ((db: DuckDbSession.Shape) => Effect.Effect<void, E>) | undefined
+) =>
   Effect.gen(function*() {
     const inMemory = options.path === ":memory:" || options.path === ""
     const poolSize = Math.max(1, Math.floor(options.poolSize ?? DEFAULT_POOL_SIZE))
     const tracing = yield* tracingEnabled
     const defaultTimeoutMs = options.timeoutMs ?? 30_000
+    const defaultMaxRows = options.maxRows ?? DEFAULT_MAX_ROWS
+    const defaultMaxBytes = options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES
 
     if (options.readonly && inMemory) {
       return yield* new SqlError({ message: "A read-only DuckDB session needs a database file, not :memory:" })
@@ -180,790 +213,214 @@ const makeSession = (options: DuckDbSessionNode.Options) =>
       yield* attemptPromise(() => mkdir(dirname(options.path), { recursive: true }))
     }
 
-    // enable_external_access stays at its default (true): endpoint SQL reads local files
-    // (read_csv, read_parquet, ...). A sandboxed profile would set it to 'false' here.
-    const config: Record<string, string> = options.readonly ? { access_mode: "READ_ONLY" } : {}
+    // enable_external_access stays on: endpoint SQL reads local files (read_csv, ...) and URLs
+    // (read_json_auto over https with httpfs). Free-form SQL goes through the sandbox instead.
+    const config: Record<string, string> = {
+      autoinstall_known_extensions: "false",
+      allow_community_extensions: "false"
+    }
+    if (options.readonly) config["access_mode"] = "READ_ONLY"
     if (options.threads !== undefined) config["threads"] = String(Math.max(1, Math.floor(options.threads)))
     const instance = yield* Effect.acquireRelease(
       attemptPromise(() => DuckDBInstance.create(inMemory ? ":memory:" : options.path, config)),
       (db) => Effect.sync(() => closeQuietly(() => db.closeSync()))
     )
 
-    const connections = yield* Queue.bounded<PooledConnection>(poolSize)
-    const all: Array<PooledConnection> = []
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        for (const pooled of all) {
-          for (const cached of pooled.statements.values()) closeQuietly(() => cached.prepared.destroySync())
-          pooled.statements.clear()
-          closeQuietly(() => pooled.connection.closeSync())
-        }
-      })
+    // A connection of the session's own, outside the pool: catalog reads for the shadowing
+    // check and the sandbox's mirror, and the instance-wide settings.
+    const admin: DuckDBConnection = yield* Effect.acquireRelease(
+      attemptPromise(() => instance.connect()),
+      (c) => Effect.sync(() => closeQuietly(() => c.closeSync()))
     )
-    for (let i = 0; i < poolSize; i++) {
-      const connection = yield* attemptPromise(() => instance.connect())
-      const pooled: PooledConnection = {
-        connection,
-        id: connection.clientContext.connectionId,
-        statements: new Map()
-      }
-      all.push(pooled)
-      yield* Queue.offer(connections, pooled)
-    }
+    const withAdmin = serializer()
+    const memoryLimit = options.memoryLimit ?? defaultMemoryLimit()
+    yield* attemptPromise(() => admin.run(`SET memory_limit = '${memoryLimit.replace(/'/g, "''")}'`)).pipe(
+      Effect.mapError((e) => new SqlError({ message: `memory_limit ${memoryLimit}: ${e.message}` }))
+    )
 
     const users = new Map<number, ActiveUser>()
-    const state: SessionState = { userBound: new Set<number>(), epoch: 0 }
-    const registrar = all[0]
-    if (registrar !== undefined) {
-      yield* attempt(() => registerUserFunctions(registrar.connection, users, state.userBound))
-    }
+    const state: SessionState = { userBound: new Set<number>(), catalogEpoch: 0 }
+    yield* Effect.try({ try: () => registerUserFunctions(admin, users, state.userBound), catch: toSqlError })
+    const pool = yield* makePool(instance, poolSize, attemptPromise)
 
-    const timeoutError = (timeoutMs: number) => new SqlTimeout({ timeoutMs })
+    // ---- the user functions are not shadowed (see UserFunctions.ts)
+    const shadowing = { epoch: -1, problem: undefined as string | undefined }
+    const sentinel = probeUser(randomUUID())
+    /** The problem, if any: `full` scans the catalog; otherwise a probe first, a scan only if it fails. */
+    const findShadowing = (full: boolean) =>
+      withAdmin(async () => {
+        if (!full) {
+          users.set(admin.clientContext.connectionId, sentinel)
+          try {
+            if (probeAnswered(await rowsOf(admin, PROBE_SQL), sentinel)) return undefined
+          } catch {
+            // something else, failing to bind: named below
+          } finally {
+            users.delete(admin.clientContext.connectionId)
+          }
+        }
+        return shadowingProblem(await rowsOf(admin, SHADOWING_SQL)) ??
+          (full ? undefined : "The user functions do not answer as expected; check the catalog for objects named like them")
+      })
+    const recheckShadowing = (full: boolean): Effect.Effect<void, SqlError> =>
+      Effect.suspend(() => {
+        const epoch = state.catalogEpoch
+        return attemptPromise(() => findShadowing(full)).pipe(
+          Effect.flatMap((problem) => {
+            shadowing.epoch = epoch
+            shadowing.problem = problem
+            return problem === undefined ? Effect.void : Effect.fail(new SqlError({ message: problem }))
+          })
+        )
+      })
+    const checkShadowing: Effect.Effect<void, SqlError> = Effect.suspend(() => {
+      // While a problem stands, only a full scan may clear it.
+      if (shadowing.epoch !== state.catalogEpoch) return recheckShadowing(shadowing.problem !== undefined)
+      return shadowing.problem === undefined ? Effect.void : Effect.fail(new SqlError({ message: shadowing.problem }))
+    })
 
-    /**
-     * Take a pooled connection: at once when one is free (the common case, with no timer at
-     * all); otherwise wait, bounded by the timeout. Gives the connection and the time left.
-     */
-    const acquire = (timeoutMs: number): Effect.Effect<readonly [PooledConnection, number], SqlTimeout> =>
-      Effect.flatMap(Queue.poll(connections), (free) => {
-        if (Option.isSome(free)) return Effect.succeed([free.value, timeoutMs] as const)
-        if (!hasTimeout(timeoutMs)) return Effect.map(Queue.take(connections), (c) => [c, timeoutMs] as const)
-        return Effect.gen(function*() {
-          const start = yield* Clock.currentTimeMillis
-          const pooled = yield* Queue.take(connections).pipe(
-            Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => timeoutError(timeoutMs) })
-          )
-          const waited = (yield* Clock.currentTimeMillis) - start
-          return [pooled, Math.max(1, timeoutMs - waited)] as const
-        })
+    // ---- the sandbox binder, built on first use and rebuilt when the catalog moved
+    const sandbox = { binder: undefined as Binder | undefined, epoch: -1 }
+    const withSandbox = serializer()
+    yield* Effect.addFinalizer(() => Effect.sync(() => sandbox.binder?.close()))
+    const sandboxCheck = (sql: string, params: Readonly<Record<string, unknown>>, allowWrites: boolean) =>
+      withSandbox(async () => {
+        if (sandbox.binder === undefined || sandbox.epoch !== state.catalogEpoch) {
+          const epoch = state.catalogEpoch
+          const snapshot = await withAdmin(() => readCatalog(admin))
+          const binder = await createBinder(snapshot)
+          sandbox.binder?.close()
+          sandbox.binder = binder
+          sandbox.epoch = epoch
+        }
+        return sandbox.binder.check(sql, params, allowWrites)
       })
 
-    const withConnection = <A>(
-      timeoutMs: number,
-      use: (pooled: PooledConnection, remainingMs: number) => Effect.Effect<A, SqlError | SqlTimeout>
-    ): Effect.Effect<A, SqlError | SqlTimeout> =>
-      // Not acquireUseRelease: its acquire is uninterruptible, and waiting for a free connection
-      // must be interruptible so that the timeout also bounds the wait.
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(
-          restore(acquire(timeoutMs)),
-          ([pooled, remaining]) => restore(use(pooled, remaining)).pipe(Effect.ensuring(Queue.offer(connections, pooled)))
-        )
-      )
+    const limitsOf = (queryOptions: QueryOptions | undefined, truncate: boolean): ResultLimits => ({
+      maxRows: Math.max(0, queryOptions?.maxRows ?? defaultMaxRows),
+      maxBytes: Math.max(2, queryOptions?.maxResultBytes ?? defaultMaxBytes),
+      truncate
+    })
 
-    const queryBody = function*(
-      sql: string,
-      params?: Readonly<Record<string, unknown>>,
-      options?: QueryOptions
-    ) {
-      if (tracing) yield* Effect.annotateCurrentSpan({ "db.system": "duckdb", "db.statement": sql })
-      const user = activeUser(options)
-      return yield* withConnection(options?.timeoutMs ?? defaultTimeoutMs, (pooled, remainingMs) =>
-        Effect.sync(() => user === undefined ? users.delete(pooled.id) : users.set(pooled.id, user)).pipe(
-          Effect.zipRight(runCancellable(pooled.connection, remainingMs, (cancel) =>
-            runStatements(pooled, state, sql, params ?? {}, cancel)
-          )),
-          Effect.ensuring(Effect.sync(() => users.delete(pooled.id)))
-        )
+    /** `run` on a connection with the options' user set for the user functions. */
+    const onConnection = <A>(
+      queryOptions: QueryOptions | undefined,
+      run: (pooled: PooledConnection, cancel: Cancellation) => Promise<A>
+    ) => {
+      const user = activeUser(queryOptions)
+      const timeoutMs = queryOptions?.timeoutMs ?? defaultTimeoutMs
+      return pool.withConnection(
+        timeoutMs,
+        queryOptions?.principal,
+        (pooled, remainingMs) =>
+          Effect.sync(() => user === undefined ? users.delete(pooled.id) : users.set(pooled.id, user)).pipe(
+            Effect.zipRight(runCancellable(pooled, remainingMs, timeoutMs, (cancel) => run(pooled, cancel))),
+            Effect.ensuring(Effect.sync(() => users.delete(pooled.id)))
+          )
       )
     }
+
+    const queryBody = function*(sql: string, params?: Readonly<Record<string, unknown>>, queryOptions?: QueryOptions) {
+      if (tracing) yield* Effect.annotateCurrentSpan({ "db.system": "duckdb", "db.statement": sql })
+      yield* checkShadowing
+      const limits = limitsOf(queryOptions, false)
+      const read = yield* onConnection(queryOptions, (pooled, cancel) =>
+        runStatements(pooled, state, sql, params ?? {}, cancel, { limits, cache: true })).pipe(
+          Effect.mapError((e) => e._tag === "SqlNotAllowed" ? toSqlError(e) : e)
+        )
+      return read.rows
+    }
+
+    const freeFormBody = function*(
+      sql: string,
+      params?: Readonly<Record<string, unknown>>,
+      queryOptions?: FreeFormOptions
+    ) {
+      if (tracing) yield* Effect.annotateCurrentSpan({ "db.system": "duckdb", "db.statement": sql, "mxcp.sandbox": true })
+      yield* checkShadowing
+      const limits = limitsOf(queryOptions, true)
+      const allowWrites = queryOptions?.allowWrites === true
+      const read = yield* onConnection(queryOptions, async (pooled, cancel) => {
+        const type = await sandboxCheck(sql, params ?? {}, allowWrites)
+        if (cancel.cancelled) throw interrupted()
+        if (isDataStatement(type)) return runStatements(pooled, state, sql, params ?? {}, cancel, { limits, cache: false })
+        return runGuarded(pooled, state, sql, params ?? {}, cancel, limits)
+      }).pipe(Effect.mapError((e) => e._tag === "SqlResultTooLarge" ? toSqlError(e) : e))
+      const result: QueryResult = read.truncated === undefined ? { rows: read.rows } : { rows: read.rows, truncated: read.truncated }
+      return result
+    }
+
     const execBody = function*(sql: string) {
       if (tracing) yield* Effect.annotateCurrentSpan({ "db.system": "duckdb", "db.statement": sql })
-      yield* withConnection(defaultTimeoutMs, (pooled, remainingMs) =>
-        runCancellable(pooled.connection, remainingMs, (cancel) => runStatements(pooled, state, sql, {}, cancel))
-      )
+      yield* onConnection(undefined, (pooled, cancel) =>
+        runStatements(pooled, state, sql, {}, cancel, { limits: limitsOf(undefined, false), cache: false, discard: true })).pipe(
+          Effect.mapError((e) => e._tag === "SqlError" || e._tag === "SqlTimeout" ? e : toSqlError(e))
+        )
     }
     // One span per query, only when an application tracer collects them (see Tracing.ts).
     const query = tracing ? Effect.fn("DuckDbSession.query")(queryBody) : Effect.fnUntraced(queryBody)
+    const freeForm = tracing ? Effect.fn("DuckDbSession.freeForm")(freeFormBody) : Effect.fnUntraced(freeFormBody)
     const exec = tracing ? Effect.fn("DuckDbSession.exec")(execBody) : Effect.fnUntraced(execBody)
 
-    return DuckDbSession.of({ query, exec, readonly: options.readonly })
+    const session = DuckDbSession.of({
+      query,
+      freeForm,
+      exec,
+      readonly: options.readonly
+    })
+
+    if (setup !== undefined) yield* setup(session)
+    // From here on no statement changes an instance setting (SET GLOBAL, PRAGMA, RESET ...).
+    yield* attemptPromise(() => withAdmin(() => admin.run("SET lock_configuration = true")))
+    yield* recheckShadowing(true).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`DuckDB: ${e.message}`))
+    )
+    return session
   })
 
-/** A DuckDB database with a fixed pool of connections, closed with the layer's scope. */
-export const DuckDbSessionNode = (options: DuckDbSessionNode.Options): Layer.Layer<DuckDbSession, SqlError> =>
-  Layer.scoped(DuckDbSession, makeSession(options))
+/**
+ * The statement of a free-form request allowed to change the catalog (`allow_writes`), run in
+ * a transaction that is rolled back when it created, replaced or dropped a view or a macro
+ * (those run with the full access of the endpoints that use them, and a macro could shadow a
+ * user function).
+ */
+const runGuarded = async (
+  pooled: PooledConnection,
+  state: SessionState,
+  sql: string,
+  params: Readonly<Record<string, unknown>>,
+  cancel: Cancellation,
+  limits: ResultLimits
+): Promise<ReadRows> => {
+  const connection = pooled.connection
+  pooled.dirty = true
+  await connection.run("BEGIN TRANSACTION")
+  try {
+    const before = await rowsOf(connection, CODE_OBJECTS_SQL)
+    const read = await runStatements(pooled, state, sql, params, cancel, { limits, cache: false })
+    const change = codeChange(before, await rowsOf(connection, CODE_OBJECTS_SQL))
+    if (change !== undefined) {
+      throw new SqlNotAllowed({ reason: `views and macros cannot be created, replaced or dropped from free-form SQL (${change})` })
+    }
+    await connection.run("COMMIT")
+    return read
+  } catch (error) {
+    await connection.run("ROLLBACK").catch(() => undefined)
+    throw error
+  }
+}
+
+/**
+ * A DuckDB database with a fixed pool of connections, closed with the layer's scope. `setup`
+ * runs once with the session before its configuration is locked (the profile's init_sql).
+ */
+export const DuckDbSessionNode = <E = never>(
+  options: DuckDbSessionNode.Options,
+  setup?: (db: DuckDbSession.Shape) => Effect.Effect<void, E>
+): Layer.Layer<DuckDbSession, SqlError | E> => Layer.scoped(DuckDbSession, makeSession(options, setup))
 
 /** A private in-memory database, for tests. */
 export const DuckDbSessionMemory: Layer.Layer<DuckDbSession, SqlError> = DuckDbSessionNode({
   path: ":memory:",
   readonly: false
 })
-
-const closeQuietly = (close: () => void): void => {
-  try {
-    close()
-  } catch {
-    // already closed, or the process is going away: nothing useful to report
-  }
-}
-
-const activeUser = (options: QueryOptions | undefined): ActiveUser | undefined => {
-  const user: SqlUser | undefined = options?.user
-  if (user === undefined) return undefined
-  return {
-    get_username: user.username,
-    get_user_email: user.email,
-    get_user_provider: user.provider,
-    get_user_external_token: options?.exposeExternalToken === false ? "" : user.externalToken
-  }
-}
-
-/**
- * Registers the four user functions for the whole database. The bind callback runs once per
- * statement on the connection that binds it, so it can pick that connection's current user.
- */
-const registerUserFunctions = (
-  connection: DuckDBConnection,
-  users: ReadonlyMap<number, ActiveUser>,
-  userBound: Set<number>
-): void => {
-  for (const name of userFunctionNames) {
-    connection.registerScalarFunction(DuckDBScalarFunction.create({
-      name,
-      returnType: VARCHAR,
-      bindFunction: (bindInfo) => {
-        const connectionId = bindInfo.clientContext.connectionId
-        // The value is fixed here, at bind time: a statement that bound a user function must
-        // never be reused for another query (see the statement cache in runStatements).
-        userBound.add(connectionId)
-        const user = users.get(connectionId)
-        bindInfo.setBindData({ value: user === undefined ? "" : user[name] })
-      },
-      mainFunction: (info, input, output) => {
-        const data = info.bindData as { readonly value?: unknown } | undefined
-        const value = typeof data?.value === "string" ? data.value : ""
-        for (let i = 0; i < input.rowCount; i++) output.setItem(i, value)
-        output.flush()
-      }
-    }))
-  }
-}
-
-interface Cancellation {
-  cancelled: boolean
-}
-
-/**
- * Runs a driver call so that interrupting the fiber interrupts the DuckDB connection and waits
- * for the call to settle: the connection goes back to the pool idle, never mid-query.
- */
-const hasTimeout = (timeoutMs: number): boolean => timeoutMs > 0 && Number.isFinite(timeoutMs)
-
-/**
- * Runs a driver call so that interrupting the fiber, or the timeout, interrupts the DuckDB
- * connection and waits for the call to settle: the connection goes back to the pool idle, never
- * mid-query. The timeout is a plain timer rather than an Effect race: this is the hot path, and
- * a racing fiber per query cost about as much CPU as a small query itself.
- */
-const runCancellable = <A>(
-  connection: DuckDBConnection,
-  timeoutMs: number,
-  run: (cancel: Cancellation) => Promise<A>
-): Effect.Effect<A, SqlError | SqlTimeout> =>
-  Effect.async<A, SqlError | SqlTimeout>((resume) => {
-    const cancel: Cancellation = { cancelled: false }
-    let settled = false
-    let timedOut = false
-    const timer = hasTimeout(timeoutMs)
-      ? setTimeout(() => {
-        timedOut = true
-        cancel.cancelled = true
-        if (!settled) closeQuietly(() => connection.interrupt())
-      }, timeoutMs)
-      : undefined
-    const done = run(cancel).then(
-      (value) => {
-        settled = true
-        clearTimeout(timer)
-        resume(timedOut ? Effect.fail(new SqlTimeout({ timeoutMs })) : Effect.succeed(value))
-      },
-      (error: unknown) => {
-        settled = true
-        clearTimeout(timer)
-        resume(Effect.fail(timedOut ? new SqlTimeout({ timeoutMs }) : toSqlError(error)))
-      }
-    )
-    return Effect.suspend(() => {
-      clearTimeout(timer)
-      cancel.cancelled = true
-      if (!settled) closeQuietly(() => connection.interrupt())
-      return Effect.promise(() => done)
-    })
-  })
-
-/** Prepared statements kept per connection; the least recently used beyond this are destroyed. */
-const STATEMENT_CACHE_SIZE = 64
-
-/**
- * Runs every statement of `sql` in order; returns the rows of the last one.
- *
- * A single statement is prepared once per connection and reused (parsing and planning cost as
- * much as running a small query), unless preparing it bound a user function: those values are
- * fixed at bind time, so such statements are prepared afresh for every query. DuckDB rebinds a
- * reused statement by itself when the catalog changed since it was prepared.
- */
-const runStatements = async (
-  pooled: PooledConnection,
-  state: SessionState,
-  sql: string,
-  params: Readonly<Record<string, unknown>>,
-  cancel: Cancellation
-): Promise<ReadonlyArray<Row>> => {
-  const connection = pooled.connection
-  const userBound = state.userBound
-  const cached = pooled.statements.get(sql)
-  if (cached !== undefined) {
-    pooled.statements.delete(sql)
-    if (cached.epoch !== state.epoch) {
-      closeQuietly(() => cached.prepared.destroySync())
-    } else {
-      // Most recently used last.
-      pooled.statements.set(sql, cached)
-      userBound.delete(pooled.id)
-      try {
-        bindParameters(cached.prepared, params)
-        if (cancel.cancelled) throw new Error("Interrupted")
-        const result = await cached.prepared.run()
-        cached.columns ??= columnsOf(result)
-        return rowsFromResult(result, cached.columns)
-      } finally {
-        // Rebound by DuckDB, and now calling a user function: stop reusing it.
-        if (userBound.has(pooled.id) && pooled.statements.get(sql) === cached) {
-          pooled.statements.delete(sql)
-          closeQuietly(() => cached.prepared.destroySync())
-        }
-      }
-    }
-  }
-  const extracted = await connection.extractStatements(sql).catch((error: unknown) => {
-    // The driver reports "no statement at all" (empty text, only comments) as a bare
-    // "Error in native callback"; a parse error carries DuckDB's message behind a prefix.
-    if (error instanceof Error && error.message === "Error in native callback") return undefined
-    if (error instanceof Error) throw new Error(error.message.replace(/^Failed to extract statements: /, ""))
-    throw error
-  })
-  if (extracted === undefined) return []
-  if (extracted.count === 1) {
-    userBound.delete(pooled.id)
-    const epoch = state.epoch
-    const prepared = await extracted.prepare(0)
-    const isSelect = prepared.statementType === StatementType.SELECT
-    const reusable = isSelect && !userBound.has(pooled.id)
-    if (reusable) {
-      pooled.statements.set(sql, { prepared, epoch })
-      if (pooled.statements.size > STATEMENT_CACHE_SIZE) {
-        const [oldestSql, oldest] = pooled.statements.entries().next().value ?? []
-        if (oldestSql !== undefined && oldest !== undefined) {
-          pooled.statements.delete(oldestSql)
-          closeQuietly(() => oldest.prepared.destroySync())
-        }
-      }
-    }
-    try {
-      bindParameters(prepared, params)
-      if (cancel.cancelled) throw new Error("Interrupted")
-      return rowsFromResult(await prepared.run())
-    } finally {
-      if (!isSelect) state.epoch++
-      if (!reusable) prepared.destroySync()
-    }
-  }
-  let rows: ReadonlyArray<Row> = []
-  for (let index = 0; index < extracted.count; index++) {
-    if (cancel.cancelled) throw new Error("Interrupted")
-    const prepared = await extracted.prepare(index)
-    try {
-      bindParameters(prepared, params)
-      if (cancel.cancelled) throw new Error("Interrupted")
-      const result = await prepared.run()
-      if (index === extracted.count - 1) rows = rowsFromResult(result)
-    } finally {
-      if (prepared.statementType !== StatementType.SELECT) state.epoch++
-      prepared.destroySync()
-    }
-  }
-  return rows
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parameters: JS → DuckDB
-
-/**
- * Binds every parameter the statement references, and only those (extra endpoint parameters are
- * fine); a referenced name missing from `params` binds NULL. `?`/`$1` parameters are named "1", "2"...
- */
-const bindParameters = (prepared: DuckDBPreparedStatement, params: Readonly<Record<string, unknown>>): void => {
-  const count = prepared.parameterCount
-  for (let index = 1; index <= count; index++) {
-    const value = parameterValue(params, prepared.parameterName(index))
-    if (
-      (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") &&
-      expectsVarchar(prepared, index)
-    ) {
-      // `WHERE name = $n` with n = 5: bound as INTEGER, DuckDB would rebind and cast the column
-      // to INTEGER instead (and fail on 'x'); bind the text the SQL asks for.
-      prepared.bindVarchar(index, String(value))
-    } else {
-      bindOne(prepared, index, value)
-    }
-  }
-}
-
-/** Whether DuckDB inferred VARCHAR for this parameter from its context in the SQL. */
-const expectsVarchar = (prepared: DuckDBPreparedStatement, index: number): boolean => {
-  try {
-    return prepared.parameterTypeId(index) === DuckDBTypeId.VARCHAR
-  } catch {
-    return false
-  }
-}
-
-/** DuckDB folds `$userId` and `$UserID` into one parameter: prefer the exact name, then any case. */
-const parameterValue = (params: Readonly<Record<string, unknown>>, name: string): unknown => {
-  if (Object.prototype.hasOwnProperty.call(params, name)) return params[name]
-  const lower = name.toLowerCase()
-  for (const key of Object.keys(params)) {
-    if (key.toLowerCase() === lower) return params[key]
-  }
-  return undefined
-}
-
-const bindOne = (prepared: DuckDBPreparedStatement, index: number, value: unknown): void => {
-  if (value === null || value === undefined) return prepared.bindNull(index)
-  switch (typeof value) {
-    case "string":
-      return prepared.bindVarchar(index, value)
-    case "boolean":
-      return prepared.bindBoolean(index, value)
-    case "number":
-      return isInt32(value)
-        ? prepared.bindInteger(index, value)
-        : Number.isSafeInteger(value)
-        ? prepared.bindBigInt(index, BigInt(value))
-        : prepared.bindDouble(index, value)
-    case "bigint":
-      return isInt64(value) ? prepared.bindBigInt(index, value) : prepared.bindVarchar(index, value.toString())
-  }
-  const type = inferType(value)
-  if (type !== undefined && type !== "null") {
-    try {
-      return prepared.bindValue(index, duckValue(value, type), type)
-    } catch {
-      // fall through to the JSON text below
-    }
-  }
-  prepared.bindVarchar(index, jsonText(value))
-}
-
-const INT32_MIN = -2_147_483_648
-const INT32_MAX = 2_147_483_647
-const isInt32 = (n: number): boolean => Number.isInteger(n) && n >= INT32_MIN && n <= INT32_MAX
-const isInt64 = (n: bigint): boolean => n >= -(2n ** 63n) && n < 2n ** 63n
-const isInt128 = (n: bigint): boolean => n >= -(2n ** 127n) && n < 2n ** 127n
-
-const jsonText = (value: unknown): string => {
-  try {
-    return JSON.stringify(value, (_key, v: unknown) => typeof v === "bigint" ? v.toString() : v) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}
-
-const isPlainObject = (value: object): value is Record<string, unknown> => {
-  const proto: unknown = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
-
-/** The DuckDB type a JS value binds as; "null" for a value that fits any type; undefined when none fits. */
-type Inferred = DuckDBType | "null" | undefined
-
-const inferType = (value: unknown): Inferred => {
-  if (value === null || value === undefined) return "null"
-  switch (typeof value) {
-    case "string":
-      return VARCHAR
-    case "boolean":
-      return BOOLEAN
-    case "number":
-      return isInt32(value) ? INTEGER : Number.isSafeInteger(value) ? BIGINT : DOUBLE
-    case "bigint":
-      return isInt64(value) ? BIGINT : isInt128(value) ? HUGEINT : undefined
-    case "object":
-      break
-    default:
-      return undefined
-  }
-  if (value instanceof Uint8Array) return BLOB
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : TIMESTAMPTZ
-  if (Array.isArray(value)) {
-    let element: Inferred = "null"
-    for (const item of value as ReadonlyArray<unknown>) {
-      element = unify(element, inferType(item))
-      if (element === undefined) return undefined
-    }
-    return LIST(element === "null" ? SQLNULL : element)
-  }
-  if (isPlainObject(value)) {
-    const keys = Object.keys(value)
-    if (keys.length === 0) return undefined
-    const entries: Record<string, DuckDBType> = {}
-    for (const key of keys) {
-      const entry = inferType(value[key])
-      if (entry === undefined) return undefined
-      entries[key] = entry === "null" ? SQLNULL : entry
-    }
-    return STRUCT(entries)
-  }
-  return undefined
-}
-
-const numericRank: Partial<Record<DuckDBTypeId, number>> = {
-  [DuckDBTypeId.INTEGER]: 1,
-  [DuckDBTypeId.BIGINT]: 2,
-  [DuckDBTypeId.HUGEINT]: 3,
-  [DuckDBTypeId.DOUBLE]: 4
-}
-
-/** The one type two element types can both be bound as, if any. */
-const unify = (a: Inferred, b: Inferred): Inferred => {
-  if (a === undefined || b === undefined) return undefined
-  if (a === "null") return b
-  if (b === "null") return a
-  const rankA = numericRank[a.typeId]
-  const rankB = numericRank[b.typeId]
-  if (rankA !== undefined && rankB !== undefined) {
-    // a HUGEINT beside a DOUBLE would lose digits either way
-    if (Math.max(rankA, rankB) === 4 && Math.min(rankA, rankB) === 3) return undefined
-    return rankA >= rankB ? a : b
-  }
-  if (a.typeId !== b.typeId) return undefined
-  if (a.typeId === DuckDBTypeId.LIST && b.typeId === DuckDBTypeId.LIST) {
-    const element = unify(nullable(a.valueType), nullable(b.valueType))
-    return element === undefined ? undefined : LIST(element === "null" ? SQLNULL : element)
-  }
-  if (a.typeId === DuckDBTypeId.STRUCT && b.typeId === DuckDBTypeId.STRUCT) {
-    const entries: Record<string, DuckDBType> = {}
-    const names = new Set([...a.entryNames, ...b.entryNames])
-    for (const name of names) {
-      const left = a.entryNames.includes(name) ? nullable(a.typeForEntry(name)) : "null"
-      const right = b.entryNames.includes(name) ? nullable(b.typeForEntry(name)) : "null"
-      const entry = unify(left, right)
-      if (entry === undefined) return undefined
-      entries[name] = entry === "null" ? SQLNULL : entry
-    }
-    return STRUCT(entries)
-  }
-  return a
-}
-
-/** A NULL-typed slot (all-null list, null struct entry) unifies with anything. */
-const nullable = (type: DuckDBType): Inferred => type.typeId === DuckDBTypeId.SQLNULL ? "null" : type
-
-/** The DuckDB value of `value` as `type` (a type `inferType`/`unify` produced for it). */
-const duckValue = (value: unknown, type: DuckDBType): DuckDBValue => {
-  if (value === null || value === undefined) return null
-  switch (type.typeId) {
-    case DuckDBTypeId.INTEGER:
-    case DuckDBTypeId.DOUBLE:
-      return Number(value)
-    case DuckDBTypeId.BIGINT:
-    case DuckDBTypeId.HUGEINT:
-      return typeof value === "bigint" ? value : BigInt(value as number)
-    case DuckDBTypeId.BLOB:
-      return blobValue(value as Uint8Array)
-    case DuckDBTypeId.TIMESTAMP_TZ:
-      return timestampTZValue(BigInt((value as Date).getTime()) * 1000n)
-    case DuckDBTypeId.LIST:
-      return listValue((value as ReadonlyArray<unknown>).map((item) => duckValue(item, type.valueType)))
-    case DuckDBTypeId.STRUCT: {
-      const object = value as Record<string, unknown>
-      const entries: Record<string, DuckDBValue> = {}
-      type.entryNames.forEach((name, i) => {
-        const entryType = type.entryTypes[i]
-        const entry = Object.prototype.hasOwnProperty.call(object, name) ? object[name] : undefined
-        setEntry(entries, name, entryType === undefined ? null : duckValue(entry, entryType))
-      })
-      return structValue(entries)
-    }
-    default:
-      return value as DuckDBValue
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Results: DuckDB → JSON
-
-/**
- * The rows of a prepared statement's result. `run()` materializes the whole result, so its
- * chunks are read synchronously: no further round trip through the thread pool per chunk (and
- * none for the empty chunk that would mark the end).
- */
-const columnsOf = (result: DuckDBMaterializedResult): ResultColumns => ({
-  names: result.deduplicatedColumnNames(),
-  types: result.columnTypes()
-})
-
-const rowsFromResult = (
-  result: DuckDBMaterializedResult,
-  columns: ResultColumns = columnsOf(result)
-): ReadonlyArray<Row> => {
-  const { names, types } = columns
-  const rows: Array<Row> = []
-  const chunkCount = result.chunkCount
-  for (let c = 0; c < chunkCount; c++) {
-    for (const values of result.getChunk(c).getRows()) {
-      const row: Record<string, JsonValue> = {}
-      for (let i = 0; i < names.length; i++) {
-        const name = names[i]
-        const type = types[i]
-        if (name === undefined || type === undefined) continue
-        setEntry(row, name, jsonFromDuckDb(values[i] ?? null, type))
-      }
-      rows.push(row)
-    }
-  }
-  return rows
-}
-
-/** Sets an own property, even one named `__proto__`. */
-const setEntry = <V>(target: Record<string, V>, key: string, value: V): void => {
-  if (key === "__proto__") {
-    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
-  } else {
-    target[key] = value
-  }
-}
-
-/**
- * One DuckDB value as JSON:
- * - integers of any width (incl. HUGEINT, UBIGINT, BIGNUM) → number within ±2^53-1, else string;
- * - DOUBLE → number; FLOAT → the shortest number that reads back as the same float;
- *   NaN and ±Infinity → null (as JSON.stringify would);
- * - DECIMAL → number when the double prints back to the same decimal at the column's scale
- *   (always true up to 15 digits), else the exact decimal string;
- * - DATE → "YYYY-MM-DD"; TIMESTAMP, TIMESTAMP_S/_MS/_NS → "YYYY-MM-DDTHH:MM:SS[.ffffff]" (9
- *   digits for nanoseconds); TIMESTAMPTZ → the same in UTC with "Z"; ±infinity → "infinity" /
- *   "-infinity"; TIME → "HH:MM:SS[.ffffff]"; TIMETZ → that plus "+HH:MM";
- * - INTERVAL → DuckDB's text ("1 year 2 days 03:00:00");
- * - BLOB → base64; UUID, BIT, ENUM, VARCHAR → string;
- * - LIST/ARRAY → array; STRUCT → object; MAP → object keyed by the key's text; UNION → the value
- *   of its active member; VARIANT → its inner value; NULL → null.
- */
-export const jsonFromDuckDb = (value: DuckDBValue, type: DuckDBType): JsonValue => {
-  if (value === null) return null
-  switch (type.typeId) {
-    case DuckDBTypeId.BOOLEAN:
-      return value === true
-    case DuckDBTypeId.TINYINT:
-    case DuckDBTypeId.SMALLINT:
-    case DuckDBTypeId.INTEGER:
-    case DuckDBTypeId.UTINYINT:
-    case DuckDBTypeId.USMALLINT:
-    case DuckDBTypeId.UINTEGER:
-    case DuckDBTypeId.BIGINT:
-    case DuckDBTypeId.UBIGINT:
-    case DuckDBTypeId.HUGEINT:
-    case DuckDBTypeId.UHUGEINT:
-    case DuckDBTypeId.BIGNUM:
-      return jsonFromInteger(value)
-    case DuckDBTypeId.DOUBLE:
-      return typeof value === "number" ? finiteOrNull(value) : genericJson(value)
-    case DuckDBTypeId.FLOAT:
-      return typeof value === "number" ? finiteOrNull(shortestFloat32(value)) : genericJson(value)
-    case DuckDBTypeId.DECIMAL:
-      return jsonFromDecimal(value)
-    case DuckDBTypeId.DATE:
-      return value instanceof DuckDBDateValue ? formatDateValue(value.days, value.isFinite) : genericJson(value)
-    case DuckDBTypeId.TIMESTAMP:
-      return timestampText(value, "micros", 1000n, "")
-    case DuckDBTypeId.TIMESTAMP_TZ:
-      return timestampText(value, "micros", 1000n, "Z")
-    case DuckDBTypeId.TIMESTAMP_S:
-      return timestampText(value, "seconds", 1_000_000_000n, "")
-    case DuckDBTypeId.TIMESTAMP_MS:
-      return timestampText(value, "millis", 1_000_000n, "")
-    case DuckDBTypeId.TIMESTAMP_NS:
-      return timestampText(value, "nanos", 1n, "")
-    case DuckDBTypeId.TIME:
-      return value instanceof DuckDBTimeValue ? formatTimeOfDay(value.micros * 1000n) : genericJson(value)
-    case DuckDBTypeId.TIME_NS:
-      return value instanceof DuckDBTimeNSValue ? formatTimeOfDay(value.nanos) : genericJson(value)
-    case DuckDBTypeId.TIME_TZ:
-      return value instanceof DuckDBTimeTZValue
-        ? formatTimeOfDay(value.micros * 1000n) + formatOffset(value.offset)
-        : genericJson(value)
-    case DuckDBTypeId.BLOB:
-    case DuckDBTypeId.GEOMETRY:
-      return value instanceof DuckDBBlobValue || value instanceof DuckDBGeometryValue
-        ? Buffer.from(value.bytes).toString("base64")
-        : genericJson(value)
-    case DuckDBTypeId.LIST:
-    case DuckDBTypeId.ARRAY: {
-      const elementType = type.valueType
-      return value instanceof DuckDBListValue || value instanceof DuckDBArrayValue
-        ? value.items.map((item) => jsonFromDuckDb(item, elementType))
-        : genericJson(value)
-    }
-    case DuckDBTypeId.STRUCT: {
-      if (!(value instanceof DuckDBStructValue)) return genericJson(value)
-      const out: Record<string, JsonValue> = {}
-      const entries = value.entries
-      type.entryNames.forEach((name, i) => {
-        const entryType = type.entryTypes[i]
-        const entry = Object.prototype.hasOwnProperty.call(entries, name) ? entries[name] ?? null : null
-        setEntry(out, name, entryType === undefined ? genericJson(entry) : jsonFromDuckDb(entry, entryType))
-      })
-      return out
-    }
-    case DuckDBTypeId.MAP: {
-      if (!(value instanceof DuckDBMapValue)) return genericJson(value)
-      const out: Record<string, JsonValue> = {}
-      for (const entry of value.entries) {
-        setEntry(out, mapKeyText(jsonFromDuckDb(entry.key, type.keyType)), jsonFromDuckDb(entry.value, type.valueType))
-      }
-      return out
-    }
-    case DuckDBTypeId.UNION: {
-      if (!(value instanceof DuckDBUnionValue)) return genericJson(value)
-      const index = type.memberTags.indexOf(value.tag)
-      const memberType = type.memberTypes[index]
-      return memberType === undefined ? genericJson(value.value) : jsonFromDuckDb(value.value, memberType)
-    }
-    case DuckDBTypeId.VARIANT:
-      if (!(value instanceof DuckDBVariantValue)) return genericJson(value)
-      return value.type === undefined ? genericJson(value.value) : jsonFromDuckDb(value.value, value.type)
-    case DuckDBTypeId.SQLNULL:
-      return null
-    default:
-      // VARCHAR, ENUM, UUID, BIT, INTERVAL and anything newer
-      return genericJson(value)
-  }
-}
-
-/** Best effort for a value whose type gave no better rule: by its JS shape. */
-const genericJson = (value: DuckDBValue): JsonValue => {
-  if (value === null) return null
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return value
-    case "number":
-      return finiteOrNull(value)
-    case "bigint":
-      return jsonFromInteger(value)
-    default:
-      if (value instanceof DuckDBListValue || value instanceof DuckDBArrayValue) return value.items.map(genericJson)
-      if (value instanceof DuckDBBlobValue || value instanceof DuckDBGeometryValue) {
-        return Buffer.from(value.bytes).toString("base64")
-      }
-      return value.toString()
-  }
-}
-
-const finiteOrNull = (n: number): number | null => Number.isFinite(n) ? n : null
-
-const jsonFromInteger = (value: DuckDBValue): JsonValue => {
-  if (typeof value === "number") return finiteOrNull(value)
-  if (typeof value === "bigint") {
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-      ? Number(value)
-      : value.toString()
-  }
-  return genericJson(value)
-}
-
-/** Float32 values print with their float noise (1.1 → 1.100000023841858); take the shortest. */
-const shortestFloat32 = (f: number): number => {
-  if (!Number.isFinite(f) || f === 0) return f
-  for (let precision = 1; precision <= 9; precision++) {
-    const candidate = Number(f.toPrecision(precision))
-    if (Math.fround(candidate) === f) return candidate
-  }
-  return f
-}
-
-const jsonFromDecimal = (value: DuckDBValue): JsonValue => {
-  if (!(value instanceof DuckDBDecimalValue)) return genericJson(value)
-  const text = value.toString()
-  const n = Number(text)
-  if (!Number.isFinite(n)) return text
-  if (value.width <= 15) return n
-  return Math.abs(n) < 1e21 && n.toFixed(value.scale) === text ? n : text
-}
-
-const mapKeyText = (key: JsonValue): string =>
-  typeof key === "string" ? key : typeof key === "number" || typeof key === "boolean" ? String(key) : JSON.stringify(key)
-
-const pad = (n: number | bigint, width: number): string => n.toString().padStart(width, "0")
-
-/** Days since 1970-01-01 → proleptic Gregorian (year, month, day). */
-const civilFromDays = (days: number): readonly [number, number, number] => {
-  const z = days + 719_468
-  const era = Math.floor(z / 146_097)
-  const doe = z - era * 146_097
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365)
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
-  const mp = Math.floor((5 * doy + 2) / 153)
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1
-  const month = mp < 10 ? mp + 3 : mp - 9
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-  return [year, month, day]
-}
-
-const formatYear = (year: number): string =>
-  year < 0 ? `-${pad(-year, 4)}` : year > 9999 ? `+${year}` : pad(year, 4)
-
-const formatDate = (days: number): string => {
-  const [year, month, day] = civilFromDays(days)
-  return `${formatYear(year)}-${pad(month, 2)}-${pad(day, 2)}`
-}
-
-const formatDateValue = (days: number, finite: boolean): string =>
-  finite ? formatDate(days) : days > 0 ? "infinity" : "-infinity"
-
-const NANOS_PER_DAY = 86_400_000_000_000n
-
-/** Nanoseconds since midnight → "HH:MM:SS", then ".ffffff" or ".fffffffff" when not whole. */
-const formatTimeOfDay = (nanos: bigint): string => {
-  const totalSeconds = nanos / 1_000_000_000n
-  const fraction = nanos % 1_000_000_000n
-  const hours = totalSeconds / 3600n
-  const minutes = (totalSeconds / 60n) % 60n
-  const seconds = totalSeconds % 60n
-  const base = `${pad(hours, 2)}:${pad(minutes, 2)}:${pad(seconds, 2)}`
-  if (fraction === 0n) return base
-  return fraction % 1000n === 0n ? `${base}.${pad(fraction / 1000n, 6)}` : `${base}.${pad(fraction, 9)}`
-}
-
-const formatOffset = (offsetSeconds: number): string => {
-  const sign = offsetSeconds < 0 ? "-" : "+"
-  const abs = Math.abs(offsetSeconds)
-  const hours = Math.floor(abs / 3600)
-  const minutes = Math.floor(abs / 60) % 60
-  const seconds = abs % 60
-  return `${sign}${pad(hours, 2)}:${pad(minutes, 2)}${seconds === 0 ? "" : `:${pad(seconds, 2)}`}`
-}
-
-/** A timestamp value (its count of `field` units since the epoch) as ISO 8601. */
-const timestampText = (
-  value: DuckDBValue,
-  field: "micros" | "millis" | "seconds" | "nanos",
-  nanosPerUnit: bigint,
-  zone: string
-): JsonValue => {
-  if (typeof value !== "object" || value === null || !(field in value) || !("isFinite" in value)) {
-    return genericJson(value)
-  }
-  const units = (value as unknown as Record<typeof field, unknown>)[field]
-  if (typeof units !== "bigint") return genericJson(value)
-  if (!value.isFinite) return units > 0n ? "infinity" : "-infinity"
-  const nanos = units * nanosPerUnit
-  let days = nanos / NANOS_PER_DAY
-  let ofDay = nanos % NANOS_PER_DAY
-  if (ofDay < 0n) {
-    days -= 1n
-    ofDay += NANOS_PER_DAY
-  }
-  return `${formatDate(Number(days))}T${formatTimeOfDay(ofDay)}${zone}`
-}

@@ -1,11 +1,23 @@
 import { Effect, Either, Layer } from "effect"
-import type { ParameterSpec, PromptDefinition, ResourceDefinition, ToolDefinition } from "../domain/endpoint/Endpoint.js"
+import {
+  ENDPOINT_MAX_RESULT_BYTES,
+  ENDPOINT_MAX_ROWS,
+  SQL_TOOLS_MAX_RESULT_BYTES,
+  SQL_TOOLS_MAX_ROWS
+} from "../domain/config/SiteConfig.js"
+import type {
+  EndpointLimits,
+  ParameterSpec,
+  PromptDefinition,
+  ResourceDefinition,
+  ToolDefinition
+} from "../domain/endpoint/Endpoint.js"
 import { shapeResult, validateArguments } from "../domain/endpoint/Parameters.js"
 import { renderPrompt } from "../domain/endpoint/PromptTemplate.js"
 import { matchUri, templateVariables } from "../domain/endpoint/UriTemplate.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { DuckDbSession } from "../services/DuckDbSession.js"
-import type { QueryOptions, Row, SqlUser } from "../services/DuckDbSession.js"
+import type { FreeFormOptions, QueryOptions, QueryResult, SqlUser, Truncation } from "../services/DuckDbSession.js"
 import { EndpointCatalog } from "../services/EndpointCatalog.js"
 import {
   type CallContext,
@@ -70,7 +82,8 @@ const coerceOne = (type: ParameterSpec["type"], raw: string): unknown => {
 const SQL_TOOLS: ReadonlyArray<ToolInfo> = [
   {
     name: "execute_sql_query",
-    description: "Execute a SQL query against the DuckDB database and return the rows as JSON.",
+    description: "Execute one SQL statement (DuckDB dialect) against the DuckDB database and return the rows as JSON. " +
+      "It runs in a sandbox: no files, URLs, extensions, attached databases or settings.",
     inputSchema: {
       type: "object",
       properties: { sql: { type: "string", description: "The SQL query to execute", minLength: 1 } },
@@ -109,6 +122,24 @@ WHERE table_name = $table_name
 ORDER BY ordinal_position`
 
 const textOf = (value: unknown): string => JSON.stringify(value ?? null)
+
+/** Who runs a query, for fair sharing of the DuckDB pool: the user, or nobody in particular. */
+const principalOf = (user: SqlUser | undefined): string | undefined =>
+  user === undefined ? undefined : `${user.provider}:${user.username}`
+
+const truncationNote = (t: Truncation): string =>
+  t.by === "rows"
+    ? `Result truncated: the first ${t.rowCount} rows are shown and there are more (sql_tools.max_rows is ${t.limit}).`
+    : `Result truncated: the first ${t.rowCount} rows are shown; more would exceed ${t.limit} bytes of JSON ` +
+      `(sql_tools.max_result_bytes).`
+
+/** An endpoint's answer past its result cap, naming the key that sets the cap. */
+const tooLargeText = (by: "rows" | "bytes", limit: number): string =>
+  by === "rows"
+    ? `The result has more than ${limit} rows (the cap is limits.max_rows, in the endpoint's YAML or in mxcp-site.yml); ` +
+      "narrow the query or raise the cap"
+    : `The result is larger than ${limit} bytes of JSON (the cap is limits.max_result_bytes, in the endpoint's YAML or ` +
+      "in mxcp-site.yml); narrow the query or raise the cap"
 
 /** Build the transport-independent MCP endpoint service from the catalog and DuckDB. */
 export const makeMcpEndpoints = Effect.gen(function* () {
@@ -162,49 +193,85 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     }))
   }))
 
+  // Result caps: the SQL tools truncate, endpoints answer an error (see tooLargeText).
+  const site = config.site
+  const sqlToolOptions = {
+    maxRows: site.sql_tools.max_rows ?? SQL_TOOLS_MAX_ROWS,
+    maxResultBytes: site.sql_tools.max_result_bytes ?? SQL_TOOLS_MAX_RESULT_BYTES
+  }
+  const allowWrites = site.sql_tools.allow_writes ?? false
+  const endpointOptions = (limits: EndpointLimits | undefined) => ({
+    maxRows: limits?.maxRows ?? site.limits?.max_rows ?? ENDPOINT_MAX_ROWS,
+    maxResultBytes: limits?.maxResultBytes ?? site.limits?.max_result_bytes ?? ENDPOINT_MAX_RESULT_BYTES
+  })
+
+  /** Endpoint SQL: the author's, with full access; a result past the cap is an error. */
   const runSql = (sql: string, params: Readonly<Record<string, unknown>>, options: QueryOptions) =>
     db.query(sql, params, options).pipe(
-      Effect.mapError((e) => redact(e.message, options.user)),
+      Effect.mapError((e) =>
+        e._tag === "SqlResultTooLarge" ? redact(tooLargeText(e.by, e.limit), options.user) : redact(e.message, options.user)
+      ),
       Effect.either
     )
 
-  const runRows = fnNamed("McpEndpoints.runRows")(function* (
+  /** The SQL tools' SQL, in the sandbox: the answer, or the tool error (refusal or SQL error). */
+  const runFreeForm = (
+    tool: string,
     sql: string,
     params: Readonly<Record<string, unknown>>,
-    options: QueryOptions
+    options: FreeFormOptions
+  ): Effect.Effect<Either.Either<QueryResult, ToolResult>> =>
+    db.freeForm(sql, params, options).pipe(
+      Effect.mapError((e) =>
+        toolError(
+          e._tag === "SqlNotAllowed"
+            ? redact(`This query is not allowed in ${tool}: ${e.reason}`, options.user)
+            : `SQL error: ${redact(e.message, options.user)}`
+        )
+      ),
+      Effect.either
+    )
+
+  const answer = (result: QueryResult): ToolResult => ({
+    content: result.truncated === undefined
+      ? [{ type: "text", text: textOf(result.rows) }]
+      : [{ type: "text", text: textOf(result.rows) }, { type: "text", text: truncationNote(result.truncated) }]
+  })
+
+  const runSqlTool = fnNamed("McpEndpoints.runSqlTool")(function* (
+    tool: string,
+    sql: string,
+    params: Readonly<Record<string, unknown>>,
+    options: FreeFormOptions
   ) {
-    const result = yield* runSql(sql, params, options)
-    return Either.match(result, {
-      onLeft: (message): ToolResult => toolError(`SQL error: ${message}`),
-      onRight: (rows: ReadonlyArray<Row>): ToolResult => ({ content: [{ type: "text", text: textOf(rows) }] })
-    })
+    const result = yield* runFreeForm(tool, sql, params, options)
+    return Either.match(result, { onLeft: (error) => error, onRight: answer })
   })
 
   const callBuiltin = (name: string, args: Record<string, unknown>, ctx: CallContext) => {
     const user = ctx.user
+    const base: FreeFormOptions = { user, principal: principalOf(user), ...sqlToolOptions }
     switch (name) {
       case "execute_sql_query": {
         const sql = args["sql"]
         if (typeof sql !== "string" || sql.trim() === "") {
           return Effect.fail(invalidParams("Parameter 'sql' is required and must be a non-empty string"))
         }
-        return runRows(sql, {}, { user, exposeExternalToken: config.serve.exposeExternalToken })
+        return runSqlTool(name, sql, {}, { ...base, exposeExternalToken: config.serve.exposeExternalToken, allowWrites })
       }
       case "list_tables":
-        return runRows(LIST_TABLES_SQL, {}, { user })
+        return runSqlTool(name, LIST_TABLES_SQL, {}, base)
       case "get_table_schema": {
         const table = args["table_name"]
         if (typeof table !== "string" || table === "") {
           return Effect.fail(invalidParams("Parameter 'table_name' is required and must be a non-empty string"))
         }
-        return runSql(TABLE_SCHEMA_SQL, { table_name: table }, { user }).pipe(
+        return runFreeForm(name, TABLE_SCHEMA_SQL, { table_name: table }, base).pipe(
           Effect.map(
             Either.match({
-              onLeft: (message): ToolResult => toolError(`SQL error: ${message}`),
-              onRight: (rows): ToolResult =>
-                rows.length === 0
-                  ? toolError(`Table '${table}' does not exist`)
-                  : { content: [{ type: "text", text: textOf(rows) }] }
+              onLeft: (error): ToolResult => error,
+              onRight: (result): ToolResult =>
+                result.rows.length === 0 ? toolError(`Table '${table}' does not exist`) : answer(result)
             })
           )
         )
@@ -231,7 +298,11 @@ export const makeMcpEndpoints = Effect.gen(function* () {
       return yield* Effect.fail(invalidParams(`Invalid arguments for tool ${name}: ${validated.left}`))
     }
     yield* Effect.logDebug("tool call").pipe(Effect.annotateLogs({ tool: name }))
-    const result = yield* runSql(tool.sql, validated.right, { user: ctx.user })
+    const result = yield* runSql(tool.sql, validated.right, {
+      user: ctx.user,
+      principal: principalOf(ctx.user),
+      ...endpointOptions(tool.limits)
+    })
     if (Either.isLeft(result)) return toolError(`SQL error: ${result.left}`)
     const shaped = shapeResult(tool.returns, result.right)
     if (Either.isLeft(shaped)) return toolError(shaped.left)
@@ -262,7 +333,11 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     if (Either.isLeft(validated)) {
       return yield* Effect.fail(invalidParams(`Invalid resource URI ${uri}: ${validated.left}`))
     }
-    const result = yield* runSql(resource.sql, validated.right, { user: ctx.user })
+    const result = yield* runSql(resource.sql, validated.right, {
+      user: ctx.user,
+      principal: principalOf(ctx.user),
+      ...endpointOptions(resource.limits)
+    })
     if (Either.isLeft(result)) {
       return yield* Effect.fail(
         new McpProtocolError({ code: JsonRpcCode.InternalError, message: `SQL error: ${result.left}` })

@@ -2,10 +2,11 @@ import { readFileSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { Effect, Layer } from "effect"
 import { ConfigError } from "../domain/ConfigError.js"
+import { DEFAULT_QUERY_TIMEOUT, memoryLimitSetting } from "../domain/config/SiteConfig.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { DuckDbSession } from "../services/DuckDbSession.js"
+import type { DuckDbSession } from "../services/DuckDbSession.js"
 import { EndpointCatalog } from "../services/EndpointCatalog.js"
-import { DuckDbSessionNode, serverThreads } from "./DuckDbSessionNode.js"
+import { DuckDbSessionNode, machineMemoryBytes, serverThreads } from "./DuckDbSessionNode.js"
 import { EndpointCatalogFiles } from "./EndpointCatalogFiles.js"
 import { McpEndpointsLive } from "./McpEndpointsLive.js"
 import { McpServerSdk } from "./McpServerSdk.js"
@@ -19,7 +20,9 @@ export const EndpointCatalogFromConfig = Layer.unwrapEffect(
 
 /**
  * The DuckDB session of the selected profile. When the profile names an `init_sql` file and the
- * database is writable, that script runs once at startup (it should be idempotent).
+ * database is writable, that script runs once at startup (it should be idempotent), before the
+ * instance's configuration is locked: it may still `SET` global settings, `INSTALL`/`LOAD`
+ * extensions or create secrets.
  */
 export const DuckDbSessionFromConfig = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => {
@@ -27,13 +30,19 @@ export const DuckDbSessionFromConfig = Layer.unwrapEffect(
     // stdio client (one user) keeps DuckDB's default of every core for each query.
     const threads = config.duckdb.threads ??
       (config.serve.transport === "streamable-http" ? serverThreads(availableParallelism()) : undefined)
-    const session = DuckDbSessionNode({ path: config.duckdb.path, readonly: config.duckdb.readonly, threads })
+    const profile = Object.hasOwn(config.site.profiles, config.profile) ? config.site.profiles[config.profile] : undefined
+    const options: DuckDbSessionNode.Options = {
+      path: config.duckdb.path,
+      readonly: config.duckdb.readonly,
+      threads,
+      memoryLimit: memoryLimitSetting(profile?.duckdb.memory_limit, machineMemoryBytes()),
+      timeoutMs: Math.round((profile?.duckdb.query_timeout ?? DEFAULT_QUERY_TIMEOUT) * 1000)
+    }
     const initSql = config.duckdb.initSql
-    if (initSql === undefined || config.duckdb.readonly) return session
+    if (initSql === undefined || config.duckdb.readonly) return DuckDbSessionNode(options)
     const key = `profiles.${config.profile}.duckdb.init_sql`
-    return Layer.effectDiscard(
+    const setup = (db: DuckDbSession.Shape) =>
       Effect.gen(function* () {
-        const db = yield* DuckDbSession
         const sql = yield* Effect.try({
           try: () => readFileSync(initSql, "utf8"),
           catch: (e) =>
@@ -51,7 +60,7 @@ export const DuckDbSessionFromConfig = Layer.unwrapEffect(
           )
         )
       })
-    ).pipe(Layer.provideMerge(session))
+    return DuckDbSessionNode(options, setup)
   })
 )
 

@@ -68,7 +68,7 @@ describe("SiteConfig", () => {
     Effect.gen(function*() {
       const e = yield* fail({ mxcp: 1, project: "demo", profiles: { prod: { duckdb: { pth: "x" } } } })
       expect(e.key).toBe("profiles.prod.duckdb.pth")
-      expect(e.fix).toBe("remove it or check the spelling; known keys: path, readonly, init_sql, threads")
+      expect(e.fix).toBe("remove it or check the spelling; known keys: path, readonly, init_sql, threads, memory_limit, query_timeout")
     }))
 
   it.effect("takes duckdb.threads as a positive integer, also from a ${VAR} string", () =>

@@ -32,6 +32,22 @@ export const Seconds = Schema.Union(
 /** A non-empty string. */
 export const NonEmpty = Schema.String.pipe(Schema.minLength(1, { description: "a non-empty string" }))
 
+/** An integer > 0; also a decimal string (from `${VAR}`). */
+export const PositiveInt = WholeNumber.pipe(Schema.greaterThan(0, { description: "a positive integer" }))
+
+const SIZE = /^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$/i
+const SHARE = /^\s*(\d+(\.\d+)?)\s*%\s*$/
+
+/**
+ * A memory size as DuckDB writes it (`4GB`, `512MiB`), or a share of the machine's memory
+ * (`25%`, more than 0 and at most 100).
+ */
+export const MemorySize = Schema.String.pipe(
+  Schema.filter((s) => SIZE.test(s) || (SHARE.test(s) && Number(SHARE.exec(s)?.[1]) > 0 && Number(SHARE.exec(s)?.[1]) <= 100), {
+    description: "a size such as 4GB or 512MiB, or a share of the machine's memory such as 50%"
+  })
+)
+
 /**
  * Keys an MXCP config may contain that this server does not implement. The loader removes them
  * before decoding and emits one warning per key present. `at` is the parent path; `"*"` matches
@@ -68,13 +84,41 @@ export const SiteIgnoredKeys: ReadonlyArray<IgnoredKeys> = [
 // mxcp-site.yml
 // ---------------------------------------------------------------------------
 
+/** Rows `execute_sql_query` (and the other SQL tools) answer at most, unless `sql_tools.max_rows`. */
+export const SQL_TOOLS_MAX_ROWS = 1000
+/** Bytes of rows as JSON the SQL tools answer at most, unless `sql_tools.max_result_bytes`. */
+export const SQL_TOOLS_MAX_RESULT_BYTES = 1024 * 1024
+/** An endpoint's result cap unless `limits` (site or endpoint) says otherwise: past it, a tool error. */
+export const ENDPOINT_MAX_ROWS = 10_000
+export const ENDPOINT_MAX_RESULT_BYTES = 10 * 1024 * 1024
+/** Seconds a query may run (waiting for a connection included) unless `duckdb.query_timeout`. */
+export const DEFAULT_QUERY_TIMEOUT = 30
+/** Share of the machine's memory DuckDB may use unless `duckdb.memory_limit`. */
+export const DEFAULT_MEMORY_SHARE = 0.5
+
 /** `sql_tools`: the built-in `execute_sql_query`, `list_tables`, `get_table_schema` tools. */
 export const SqlToolsConfig = Schema.Struct({
   enabled: Schema.optionalWith(Flag, { default: () => false, nullable: true }),
   /** Whether `get_user_external_token()` returns the token inside `execute_sql_query`. */
-  expose_external_token: Schema.optionalWith(Flag, { default: () => false, nullable: true })
+  expose_external_token: Schema.optionalWith(Flag, { default: () => false, nullable: true }),
+  /**
+   * mxcp-ts: `execute_sql_query` may also write (INSERT, UPDATE, DELETE, MERGE; CREATE, ALTER,
+   * DROP of tables, schemas, types, sequences, indexes). Default false: SELECT only.
+   */
+  allow_writes: Schema.optionalWith(Flag, { exact: true, nullable: true }),
+  /** mxcp-ts: the SQL tools' answers are cut after this many rows (default `SQL_TOOLS_MAX_ROWS`). */
+  max_rows: Schema.optionalWith(PositiveInt, { exact: true, nullable: true }),
+  /** mxcp-ts: ... or this many bytes of JSON (default `SQL_TOOLS_MAX_RESULT_BYTES`). */
+  max_result_bytes: Schema.optionalWith(PositiveInt, { exact: true, nullable: true })
 })
 export type SqlToolsConfig = typeof SqlToolsConfig.Type
+
+/** mxcp-ts `limits`: the result cap of every tool and resource (an endpoint's `limits` wins). */
+export const ResultLimitsConfig = Schema.Struct({
+  max_rows: Schema.optionalWith(PositiveInt, { exact: true, nullable: true }),
+  max_result_bytes: Schema.optionalWith(PositiveInt, { exact: true, nullable: true })
+})
+export type ResultLimitsConfig = typeof ResultLimitsConfig.Type
 
 /** `paths`: folders (relative to the project root) holding endpoint YAML files. */
 export const PathsConfig = Schema.Struct({
@@ -94,7 +138,11 @@ export const DuckDbConfig = Schema.Struct({
   threads: Schema.optionalWith(
     WholeNumber.pipe(Schema.greaterThan(0, { description: "a positive integer" })),
     { exact: true, nullable: true }
-  )
+  ),
+  /** mxcp-ts extension: DuckDB's `memory_limit` (default `DEFAULT_MEMORY_SHARE` of the machine). */
+  memory_limit: Schema.optionalWith(MemorySize, { exact: true, nullable: true }),
+  /** mxcp-ts extension: seconds a query may take (default `DEFAULT_QUERY_TIMEOUT`). */
+  query_timeout: Schema.optionalWith(Seconds, { exact: true, nullable: true })
 })
 export type DuckDbConfig = typeof DuckDbConfig.Type
 
@@ -126,9 +174,21 @@ export const SiteConfig = Schema.Struct({
     nullable: true
   }),
   paths: Schema.optionalWith(PathsConfig, { default: () => PathsConfig.make({}), nullable: true }),
+  limits: Schema.optionalWith(ResultLimitsConfig, { exact: true, nullable: true }),
   profiles: Schema.optionalWith(
     Schema.Record({ key: Schema.String, value: emptyWhenNull(SiteProfileConfig) }),
     { default: () => ({}), nullable: true }
   )
 })
 export type SiteConfig = typeof SiteConfig.Type
+
+/**
+ * DuckDB's `memory_limit` for `duckdb.memory_limit` (a size, or a share such as `50%`) on a
+ * machine with `machineBytes` of memory; unset: `DEFAULT_MEMORY_SHARE` of it. Whole MiB, at
+ * least 64 MiB for a share.
+ */
+export const memoryLimitSetting = (value: string | undefined, machineBytes: number): string => {
+  const share = value === undefined ? DEFAULT_MEMORY_SHARE : SHARE.test(value) ? Number(SHARE.exec(value)?.[1]) / 100 : undefined
+  if (share === undefined) return (value ?? "").replace(/\s+/g, "")
+  return `${Math.max(64, Math.floor((machineBytes * share) / (1024 * 1024)))}MiB`
+}

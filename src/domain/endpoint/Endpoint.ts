@@ -37,6 +37,12 @@ export interface ParameterSpec extends TypeSpec {
   readonly hasDefault: boolean
 }
 
+/** An endpoint's own result cap (`limits:` in its YAML); unset fields fall back to the site's. */
+export interface EndpointLimits {
+  readonly maxRows?: number | undefined
+  readonly maxResultBytes?: number | undefined
+}
+
 export interface ToolDefinition {
   readonly kind: "tool"
   readonly name: string
@@ -52,6 +58,7 @@ export interface ToolDefinition {
   readonly inputSchema: { readonly type: "object"; readonly [k: string]: unknown }
   /** The YAML file it came from (absolute). */
   readonly file: string
+  readonly limits?: EndpointLimits | undefined
 }
 
 export interface ResourceDefinition {
@@ -65,6 +72,7 @@ export interface ResourceDefinition {
   readonly returns: TypeSpec | undefined
   readonly sql: string
   readonly file: string
+  readonly limits?: EndpointLimits | undefined
 }
 
 export interface PromptMessage {

@@ -6,6 +6,7 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 import type {
+  EndpointLimits,
   ParameterSpec,
   PromptDefinition,
   PromptMessage,
@@ -38,6 +39,10 @@ const Num = check((u): u is number => typeof u === "number" && Number.isFinite(u
 const NonNegInt = check(
   (u): u is number => typeof u === "number" && Number.isSafeInteger(u) && u >= 0,
   "a non-negative integer"
+)
+const PositiveInt = check(
+  (u): u is number => typeof u === "number" && Number.isSafeInteger(u) && u > 0,
+  "a positive integer"
 )
 const Anything = Schema.Unknown
 
@@ -154,6 +159,13 @@ export const ToolAnnotationsYaml = Mapping({
 
 const Language = oneOf(["sql", "python"])
 
+/**
+ * mxcp-ts `limits` of a tool or resource: its result cap (rows, bytes of JSON), over the site's
+ * `limits`. A result past it is a tool error (a JSON-RPC error for a resource).
+ */
+export const LimitsYaml = Mapping({ max_rows: opt(PositiveInt), max_result_bytes: opt(PositiveInt) })
+export type LimitsYaml = typeof LimitsYaml.Type
+
 /** MXCP keys accepted but not implemented (one warning each; top-level `metadata` likewise). */
 const unsupported = { tests: opt(Anything), policies: opt(Anything) }
 
@@ -167,6 +179,7 @@ export const ToolYaml = Mapping({
   language: opt(Language),
   source: SourceYaml,
   enabled: opt(Bool),
+  limits: opt(LimitsYaml),
   ...unsupported
 })
 export type ToolYaml = typeof ToolYaml.Type
@@ -182,6 +195,7 @@ export const ResourceYaml = Mapping({
   language: opt(Language),
   source: SourceYaml,
   enabled: opt(Bool),
+  limits: opt(LimitsYaml),
   ...unsupported
 })
 export type ResourceYaml = typeof ResourceYaml.Type
@@ -427,9 +441,20 @@ export const toToolDefinition = (yaml: ToolYaml, sql: string, file: string): Too
     tags: yaml.tags ?? [],
     annotations: { ...yaml.annotations },
     inputSchema: toInputSchema(parameters),
-    file
+    file,
+    ...toLimits(yaml.limits)
   }
 }
+
+const toLimits = (limits: LimitsYaml | undefined): { readonly limits?: EndpointLimits } =>
+  limits === undefined
+    ? {}
+    : {
+      limits: {
+        ...(limits.max_rows === undefined ? {} : { maxRows: limits.max_rows }),
+        ...(limits.max_result_bytes === undefined ? {} : { maxResultBytes: limits.max_result_bytes })
+      }
+    }
 
 export const toResourceDefinition = (yaml: ResourceYaml, sql: string, file: string): ResourceDefinition => ({
   kind: "resource",
@@ -440,7 +465,8 @@ export const toResourceDefinition = (yaml: ResourceYaml, sql: string, file: stri
   parameters: (yaml.parameters ?? []).map(toParameterSpec),
   returns: yaml.return === undefined ? undefined : toTypeSpec(yaml.return),
   sql,
-  file
+  file,
+  ...toLimits(yaml.limits)
 })
 
 export const toPromptDefinition = (yaml: PromptYaml, file: string): PromptDefinition => ({
