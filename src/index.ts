@@ -5,7 +5,20 @@
 export { ConfigError, formatConfigError } from "./domain/ConfigError.js"
 export type * from "./domain/endpoint/Endpoint.js"
 export { AppConfig, type ConfigOverrides, type ServeSettings } from "./services/AppConfig.js"
-export { DuckDbSession, SqlError, SqlTimeout, type QueryOptions, type Row, type SqlUser, type JsonValue } from "./services/DuckDbSession.js"
+export {
+  DuckDbSession,
+  SqlError,
+  SqlNotAllowed,
+  SqlResultTooLarge,
+  SqlTimeout,
+  type FreeFormOptions,
+  type JsonValue,
+  type QueryOptions,
+  type QueryResult,
+  type Row,
+  type SqlUser,
+  type Truncation
+} from "./services/DuckDbSession.js"
 export { CatalogError, EndpointCatalog } from "./services/EndpointCatalog.js"
 export { McpEndpoints, McpProtocolError, type CallContext } from "./services/McpEndpoints.js"
 export { McpServerFactory } from "./services/McpServerFactory.js"
