@@ -1,8 +1,8 @@
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { AppConfigFromFiles, AppConfigFromValues, loadAppConfig } from "../../src/layers/AppConfigLive.js"
-import { AppConfig } from "../../src/services/AppConfig.js"
+import { AppConfigFromFiles, AppConfigFromValues, loadAppConfig } from "../../src/layers/config/AppConfigLive.js"
+import { AppConfig } from "../../src/services/config/AppConfig.js"
 import {
   formatConfigError,
   loadError,

@@ -8,7 +8,7 @@ import {
   SalesforceConfig,
   UserConfig
 } from "../../src/domain/config/UserConfig.js"
-import { decodeConfig, parseYaml } from "../../src/layers/AppConfigLive.js"
+import { decodeConfig, parseYaml } from "../../src/layers/config/AppConfigLive.js"
 
 const file = "/home/u/.mxcp/config.yml"
 

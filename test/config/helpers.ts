@@ -2,9 +2,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Either } from "effect"
-import { type ConfigError, formatConfigError } from "../../src/domain/ConfigError.js"
-import { loadAppConfig } from "../../src/layers/AppConfigLive.js"
-import type { ConfigOverrides } from "../../src/services/AppConfig.js"
+import { type ConfigError, formatConfigError } from "../../src/domain/config/ConfigError.js"
+import { loadAppConfig } from "../../src/layers/config/AppConfigLive.js"
+import type { ConfigOverrides } from "../../src/services/config/AppConfig.js"
 
 /** A fresh temp folder, removed when the scope closes. */
 export const tempDir = Effect.acquireRelease(

@@ -9,8 +9,8 @@ import { Effect } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { DuckDbSessionNode, machineMemoryBytes } from "../../src/layers/DuckDbSessionNode.js"
-import { DuckDbSession, type SqlUser } from "../../src/services/DuckDbSession.js"
+import { DuckDbSessionNode, machineMemoryBytes } from "../../src/layers/duckdb/DuckDbSessionNode.js"
+import { DuckDbSession, type SqlUser } from "../../src/services/duckdb/DuckDbSession.js"
 
 const root = mkdtempSync(join(tmpdir(), "mxcp-clean-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))

@@ -1,7 +1,7 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { DuckDbSessionNode } from "../../src/layers/DuckDbSessionNode.js"
-import { DuckDbSession, type SqlUser } from "../../src/services/DuckDbSession.js"
+import { DuckDbSessionNode } from "../../src/layers/duckdb/DuckDbSessionNode.js"
+import { DuckDbSession, type SqlUser } from "../../src/services/duckdb/DuckDbSession.js"
 
 const alice: SqlUser = { username: "alice", email: "a@example.com", provider: "github", externalToken: "tok_a" }
 const bob: SqlUser = { username: "bob", email: "b@example.com", provider: "github", externalToken: "tok_b" }

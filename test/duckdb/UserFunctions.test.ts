@@ -1,8 +1,8 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Duration, Effect, Random } from "effect"
-import { DuckDbSessionNode } from "../../src/layers/DuckDbSessionNode.js"
-import type { SqlUser } from "../../src/services/DuckDbSession.js"
-import { DuckDbSession } from "../../src/services/DuckDbSession.js"
+import { DuckDbSessionNode } from "../../src/layers/duckdb/DuckDbSessionNode.js"
+import type { SqlUser } from "../../src/services/duckdb/DuckDbSession.js"
+import { DuckDbSession } from "../../src/services/duckdb/DuckDbSession.js"
 
 const alice: SqlUser = { username: "alice", email: "alice@example.com", provider: "github", externalToken: "gho_alice" }
 const bob: SqlUser = { username: "bob", email: "bob@example.com", provider: "atlassian", externalToken: "atl_bob" }

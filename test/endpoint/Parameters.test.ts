@@ -1,12 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import type { ParameterSpec, TypeSpec } from "../../src/domain/endpoint/Endpoint.js"
+import type { ParameterSpec, TypeSpec } from "../../src/domain/mcp/Endpoint.js"
 import {
   decodeArguments,
   shapeResult,
   toInputSchema,
   validateArguments
-} from "../../src/domain/endpoint/Parameters.js"
+} from "../../src/domain/mcp/Parameters.js"
 
 const param = (name: string, spec: TypeSpec, extra: { default?: unknown } = {}): ParameterSpec => ({
   ...spec,

@@ -7,13 +7,13 @@ import {
   ClientRegistryLive,
   DynamicClientStoreMemory,
   makeClientRegistry
-} from "../../src/layers/ClientRegistryLive.js"
-import { TokenGeneratorCrypto } from "../../src/layers/TokenGeneratorCrypto.js"
-import { TokenStoreMemory } from "../../src/layers/TokenStoreMemory.js"
+} from "../../src/layers/oauth/ClientRegistryLive.js"
+import { TokenGeneratorCrypto } from "../../src/layers/oauth/TokenGeneratorCrypto.js"
+import { TokenStoreMemory } from "../../src/layers/oauth/store/TokenStoreMemory.js"
 import type { GrantRecord } from "../../src/domain/oauth/Records.js"
-import { ClientRegistry, RegistryFull } from "../../src/services/ClientRegistry.js"
-import { TokenStore } from "../../src/services/TokenStore.js"
-import { TokenGenerator } from "../../src/services/TokenGenerator.js"
+import { ClientRegistry, RegistryFull } from "../../src/services/oauth/ClientRegistry.js"
+import { TokenStore } from "../../src/services/oauth/TokenStore.js"
+import { TokenGenerator } from "../../src/services/oauth/TokenGenerator.js"
 
 const decodeClient = Schema.decodeUnknownSync(ClientConfig)
 

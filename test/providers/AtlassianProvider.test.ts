@@ -9,8 +9,8 @@ import {
   AtlassianProviderNode,
   atlassianAccessibleResourcesUrl,
   atlassianUsername
-} from "../../src/layers/providers/AtlassianProvider.js"
-import { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "../../src/services/IdentityProvider.js"
+} from "../../src/layers/oauth/providers/AtlassianProvider.js"
+import { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "../../src/services/oauth/IdentityProvider.js"
 import {
   type FakeAtlassian,
   type FakeAtlassianOptions,

@@ -5,8 +5,8 @@ import { Context, Effect, Layer, Logger, LogLevel, Redacted, TestClock } from "e
 import type { GitHubConfig } from "../../src/domain/config/UserConfig.js"
 import type { UpstreamTokens } from "../../src/domain/oauth/Identity.js"
 import { challengeFromVerifier } from "../../src/domain/oauth/Pkce.js"
-import { GitHubProviderNode, pickGitHubEmail } from "../../src/layers/providers/GitHubProvider.js"
-import { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "../../src/services/IdentityProvider.js"
+import { GitHubProviderNode, pickGitHubEmail } from "../../src/layers/oauth/providers/GitHubProvider.js"
+import { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "../../src/services/oauth/IdentityProvider.js"
 import { type FakeGitHub, type FakeGitHubOptions, scopedFakeGitHub } from "../support/fakes/FakeGitHub.js"
 
 const REDIRECT_URI = "http://127.0.0.1:8000/github/callback"

@@ -5,8 +5,8 @@ import { Context, Effect, Layer, Logger, LogLevel, Redacted, TestClock } from "e
 import type { SalesforceConfig } from "../../src/domain/config/UserConfig.js"
 import type { UpstreamTokens } from "../../src/domain/oauth/Identity.js"
 import { challengeFromVerifier } from "../../src/domain/oauth/Pkce.js"
-import { SALESFORCE_DEFAULT_TOKEN_LIFETIME_MS, SalesforceProviderNode } from "../../src/layers/providers/SalesforceProvider.js"
-import { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "../../src/services/IdentityProvider.js"
+import { SALESFORCE_DEFAULT_TOKEN_LIFETIME_MS, SalesforceProviderNode } from "../../src/layers/oauth/providers/SalesforceProvider.js"
+import { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "../../src/services/oauth/IdentityProvider.js"
 import { type FakeSalesforce, type FakeSalesforceOptions, scopedFakeSalesforce } from "../support/fakes/FakeSalesforce.js"
 
 const REDIRECT_URI = "http://127.0.0.1:8000/salesforce/callback"

@@ -22,7 +22,7 @@
  */
 import { DuckDBScalarFunction, VARCHAR } from "@duckdb/node-api"
 import type { DuckDBConnection } from "@duckdb/node-api"
-import type { QueryOptions, Row, SqlUser } from "../../services/DuckDbSession.js"
+import type { QueryOptions, Row, SqlUser } from "../../services/duckdb/DuckDbSession.js"
 
 /** What the user functions return for the query running on one connection. */
 export interface ActiveUser {

@@ -13,12 +13,12 @@ import { buildRedirect, redirectTarget, resolveRedirectUri } from "../../domain/
 import { checkResource, mcpResource } from "../../domain/oauth/Resource.js"
 import { grantScopes } from "../../domain/oauth/Scopes.js"
 import { constantTimeEqual, isBase64Url32, sha256Hex } from "../../domain/oauth/Tokens.js"
-import { AuthorizationFlow, type FlowContext, type FlowOutcome, type RawParams } from "../../services/AuthorizationFlow.js"
-import { ClientRegistry } from "../../services/ClientRegistry.js"
-import { IdentityProvider, type ProviderError } from "../../services/IdentityProvider.js"
-import { OAuthSettings } from "../../services/OAuthSettings.js"
-import { TokenGenerator } from "../../services/TokenGenerator.js"
-import { type StoreError, TokenStore } from "../../services/TokenStore.js"
+import { AuthorizationFlow, type FlowContext, type FlowOutcome, type RawParams } from "../../services/oauth/AuthorizationFlow.js"
+import { ClientRegistry } from "../../services/oauth/ClientRegistry.js"
+import { IdentityProvider, type ProviderError } from "../../services/oauth/IdentityProvider.js"
+import { OAuthSettings } from "../../services/oauth/OAuthSettings.js"
+import { TokenGenerator } from "../../services/oauth/TokenGenerator.js"
+import { type StoreError, TokenStore } from "../../services/oauth/TokenStore.js"
 import { singleParams } from "./Params.js"
 
 const AUTHORIZE_PARAMS = [

@@ -5,12 +5,12 @@ import { mcpResource } from "../../domain/oauth/Resource.js"
 import { formatScopes, missingScopes } from "../../domain/oauth/Scopes.js"
 import { isBase64Url32, sha256Hex } from "../../domain/oauth/Tokens.js"
 import type { UpstreamTokens } from "../../domain/oauth/Identity.js"
-import { type Authenticated, BearerAuth, type NoToken } from "../../services/BearerAuth.js"
-import { ClientRegistry } from "../../services/ClientRegistry.js"
-import { IdentityProvider } from "../../services/IdentityProvider.js"
-import { OAuthSettings } from "../../services/OAuthSettings.js"
-import { TokenStore } from "../../services/TokenStore.js"
-import { tracingEnabled } from "../Tracing.js"
+import { type Authenticated, BearerAuth, type NoToken } from "../../services/oauth/BearerAuth.js"
+import { ClientRegistry } from "../../services/oauth/ClientRegistry.js"
+import { IdentityProvider } from "../../services/oauth/IdentityProvider.js"
+import { OAuthSettings } from "../../services/oauth/OAuthSettings.js"
+import { TokenStore } from "../../services/oauth/TokenStore.js"
+import { tracingEnabled } from "../server/Tracing.js"
 
 /** Refresh an upstream token this long before it expires. */
 const EXPIRY_SKEW_MS = 30_000

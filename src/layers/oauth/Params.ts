@@ -1,6 +1,6 @@
 import { Either } from "effect"
 import { InvalidRequest } from "../../domain/oauth/Errors.js"
-import type { RawParams } from "../../services/AuthorizationFlow.js"
+import type { RawParams } from "../../services/oauth/AuthorizationFlow.js"
 
 /**
  * Read single-valued parameters: a parameter given twice is an `invalid_request` (RFC 6749 §3.1,

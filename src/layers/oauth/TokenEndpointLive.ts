@@ -13,12 +13,12 @@ import type { AccessTokenRecord, OAuthClient, RotateResult } from "../../domain/
 import { checkResource, mcpResource } from "../../domain/oauth/Resource.js"
 import { formatScopes, grantScopes } from "../../domain/oauth/Scopes.js"
 import { constantTimeEqual, sha256Hex } from "../../domain/oauth/Tokens.js"
-import type { RawParams } from "../../services/AuthorizationFlow.js"
-import { ClientRegistry } from "../../services/ClientRegistry.js"
-import { OAuthSettings } from "../../services/OAuthSettings.js"
-import { TokenEndpoint, type TokenEndpointFailure, type TokenRequestContext, type TokenResponse } from "../../services/TokenEndpoint.js"
-import { TokenGenerator } from "../../services/TokenGenerator.js"
-import { type StoreError, type SuccessorTokens, TokenStore } from "../../services/TokenStore.js"
+import type { RawParams } from "../../services/oauth/AuthorizationFlow.js"
+import { ClientRegistry } from "../../services/oauth/ClientRegistry.js"
+import { OAuthSettings } from "../../services/oauth/OAuthSettings.js"
+import { TokenEndpoint, type TokenEndpointFailure, type TokenRequestContext, type TokenResponse } from "../../services/oauth/TokenEndpoint.js"
+import { TokenGenerator } from "../../services/oauth/TokenGenerator.js"
+import { type StoreError, type SuccessorTokens, TokenStore } from "../../services/oauth/TokenStore.js"
 import { singleParams } from "./Params.js"
 
 const TOKEN_PARAMS = [

@@ -1,0 +1,451 @@
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
+import { Clock, Effect, Either, Option } from "effect"
+import { validateClientMetadata } from "../../domain/oauth/ClientMetadata.js"
+import {
+  InvalidClientMetadata,
+  InvalidRequest,
+  type OAuthError,
+  TemporarilyUnavailable,
+  toOAuthErrorBody
+} from "../../domain/oauth/Errors.js"
+import { mcpResource } from "../../domain/oauth/Resource.js"
+import { dcrAllowedScopes, formatScopes } from "../../domain/oauth/Scopes.js"
+import { rawParamsFrom } from "../../layers/oauth/Params.js"
+import { AppConfig } from "../../services/config/AppConfig.js"
+import { AuthorizationFlow, type FlowOutcome, type RawParams } from "../../services/oauth/AuthorizationFlow.js"
+import { BearerAuth } from "../../services/oauth/BearerAuth.js"
+import { ClientRegistry } from "../../services/oauth/ClientRegistry.js"
+import { IdentityProvider } from "../../services/oauth/IdentityProvider.js"
+import { OAuthSettings } from "../../services/oauth/OAuthSettings.js"
+import { RequestLog } from "../../services/server/RequestLog.js"
+import { TokenEndpoint } from "../../services/oauth/TokenEndpoint.js"
+import { baseUrlFor } from "../server/BaseUrl.js"
+import { renderConsentPage, renderErrorPage } from "./ConsentPage.js"
+import type { McpCaller } from "../mcp/McpHttpHandler.js"
+import { clientAddress, makeRateLimiter, type RateLimiter } from "../server/RateLimiter.js"
+import { type BodyTimeout, type BodyTooLarge, closeAfterAnswer, readBody } from "../server/RequestBody.js"
+
+const MAX_FORM_BYTES = 64 * 1024
+const FLOW_COOKIE = "mxcp_flow"
+
+const noStore = { "cache-control": "no-store", pragma: "no-cache" }
+
+export const oauthError = (error: OAuthError, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(toOAuthErrorBody(error), { status: error.status, headers: { ...noStore, ...headers } })
+
+const PAGE_HEADERS = {
+  ...noStore,
+  "x-frame-options": "DENY",
+  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+  "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff"
+}
+
+const html = (status: number, body: string, headers: Record<string, string> = {}) =>
+  HttpServerResponse.text(body, { status, contentType: "text/html; charset=utf-8", headers: { ...PAGE_HEADERS, ...headers } })
+
+const cookieName = (base: string) => (base.startsWith("https:") ? `__Host-${FLOW_COOKIE}` : FLOW_COOKIE)
+
+const setCookieHeader = (base: string, value: string) => {
+  const secure = base.startsWith("https:")
+  return `${cookieName(base)}=${value}; Path=/; Max-Age=600; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`
+}
+
+const readCookie = (header: string | undefined, name: string): string | undefined => {
+  if (header === undefined) return undefined
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=")
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
+  }
+  return undefined
+}
+
+/** The body of a form or JSON POST as text: at most `MAX_FORM_BYTES`, within `timeoutMs` (K1, K10). */
+const readText = (request: HttpServerRequest.HttpServerRequest, timeoutMs: number) =>
+  readBody(request, { maxBytes: MAX_FORM_BYTES, timeoutMs }).pipe(
+    Effect.map((bytes) => bytes.toString("utf8")),
+    Effect.catchTag("BodyUnreadable", () => Effect.fail(new InvalidRequest({ description: "The request body could not be read" })))
+  )
+
+/** The body of a form POST, size-bounded; anything else is an `invalid_request`. */
+const readForm = (request: HttpServerRequest.HttpServerRequest, timeoutMs: number) =>
+  Effect.gen(function* () {
+    const type = request.headers["content-type"] ?? ""
+    if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
+      return yield* Effect.fail(new InvalidRequest({ description: "The body must be application/x-www-form-urlencoded" }))
+    }
+    return rawParamsFrom(new URLSearchParams(yield* readText(request, timeoutMs)))
+  })
+
+/**
+ * The answer to a body over the limit (413) or too slow (408): RFC 6749 JSON, and the connection
+ * closes after it, so the rest of the body is never read.
+ */
+const bodyRefused = (request: HttpServerRequest.HttpServerRequest, error: BodyTooLarge | BodyTimeout) =>
+  Effect.as(
+    closeAfterAnswer(request),
+    HttpServerResponse.unsafeJson(
+      {
+        error: "invalid_request",
+        error_description: error._tag === "BodyTooLarge"
+          ? `The request body is larger than ${error.limit} bytes`
+          : `The request body did not arrive within ${error.seconds} seconds`
+      },
+      { status: error._tag === "BodyTooLarge" ? 413 : 408, headers: { ...noStore, connection: "close" } }
+    )
+  )
+
+/** Seconds a client has to send the body of an OAuth request (forms and registrations are small). */
+const FORM_TIMEOUT_SECONDS = 10
+
+const queryOf = (request: HttpServerRequest.HttpServerRequest): RawParams => {
+  const q = request.url.indexOf("?")
+  return rawParamsFrom(new URLSearchParams(q < 0 ? "" : request.url.slice(q + 1)))
+}
+
+// ---------------------------------------------------------------------------
+// CORS (security checklist K11)
+// ---------------------------------------------------------------------------
+
+/**
+ * Browser-based MCP clients (MCP Inspector's web UI) discover, register and exchange tokens from
+ * their own origin: these endpoints answer any origin, without credentials (no cookies are read
+ * there; `*` makes browsers refuse to send any).
+ */
+const PUBLIC_CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-expose-headers": "WWW-Authenticate, Retry-After"
+}
+
+const withCors = <E, R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  Effect.map(handler, (response) => HttpServerResponse.setHeaders(response, PUBLIC_CORS))
+
+/** The preflight answer of a public endpoint; MCP-Protocol-Version is what the SDK sends on discovery. */
+const corsPreflight = (method: "GET" | "POST") =>
+  HttpServerResponse.empty({
+    status: 204,
+    headers: {
+      "access-control-allow-origin": "*",
+      "access-control-allow-methods": `${method}, OPTIONS`,
+      "access-control-allow-headers": "Authorization, Content-Type, MCP-Protocol-Version",
+      "access-control-max-age": "7200"
+    }
+  })
+
+/** 429 with `Retry-After` and an RFC 6749-style body (`what`: "registrations", "token requests"...). */
+const tooManyRequests = (wait: number, what: string) =>
+  HttpServerResponse.unsafeJson(
+    {
+      error: "temporarily_unavailable",
+      error_description: `Too many ${what} from this address; retry after ${wait} seconds`
+    },
+    { status: 429, headers: { ...noStore, "retry-after": String(wait) } }
+  )
+
+const MINUTE = 60_000
+
+export interface OAuthRouteOptions {
+  /** The port the server is bound to (for BASE when no base_url is set). */
+  readonly boundPort: () => number
+  /** /register requests per client address per minute. */
+  readonly registrationsPerMinute?: number | undefined
+}
+
+/**
+ * The authorization server's HTTP surface (interface.md section 3) and the bearer guard for
+ * /mcp. Domain errors become RFC 6749 JSON here, and only here.
+ */
+export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const flow = yield* AuthorizationFlow
+    const tokenEndpoint = yield* TokenEndpoint
+    const bearer = yield* BearerAuth
+    const clients = yield* ClientRegistry
+    const settings = yield* OAuthSettings
+    const provider = yield* IdentityProvider
+    const registerLimiter = makeRateLimiter({ limit: options.registrationsPerMinute ?? 20, windowMs: MINUTE })
+    const limits = config.auth.rate_limits
+    const authorizeLimiter = makeRateLimiter({ limit: limits.authorize, windowMs: MINUTE })
+    const tokenLimiter = makeRateLimiter({ limit: limits.token, windowMs: MINUTE })
+    const revokeLimiter = makeRateLimiter({ limit: limits.revoke, windowMs: MINUTE })
+    const failedBearerLimiter = makeRateLimiter({ limit: limits.failed_bearer, windowMs: MINUTE })
+    const trustProxy = config.serve.trustProxy
+    // The server-wide request timeout bounds every request; an OAuth body gets at most 10 s of it.
+    const requestTimeout: number | undefined = config.user.transport.http.request_timeout
+    const formTimeoutMs = Math.round(Math.min(FORM_TIMEOUT_SECONDS, requestTimeout ?? FORM_TIMEOUT_SECONDS) * 1000)
+
+    /** Counts this request against `limiter`; the seconds to wait when over the limit. */
+    const overLimit = (limiter: RateLimiter, request: HttpServerRequest.HttpServerRequest) =>
+      Effect.map(Clock.currentTimeMillis, (now) => limiter.hit(clientAddress(request, trustProxy), now))
+
+    const baseOf = (request: HttpServerRequest.HttpServerRequest) =>
+      baseUrlFor(config.serve, request.headers, options.boundPort())
+
+    const prmUrl = (base: string) => `${base}/.well-known/oauth-protected-resource/mcp`
+
+    // `BASE/mcp` as a URL for the SDK's AuthInfo; BASE is the same for nearly every request.
+    let lastResource: { readonly base: string; readonly url: URL } | undefined
+    const resourceUrl = (base: string): URL => {
+      if (lastResource?.base !== base) lastResource = { base, url: new URL(mcpResource(base)) }
+      return lastResource.url
+    }
+
+    const authServerMetadata = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+      const base = baseOf(request)
+      return HttpServerResponse.unsafeJson({
+        issuer: base,
+        authorization_endpoint: `${base}/authorize`,
+        token_endpoint: `${base}/token`,
+        registration_endpoint: `${base}/register`,
+        revocation_endpoint: `${base}/revoke`,
+        scopes_supported: settings.scopesSupported,
+        response_types_supported: ["code"],
+        response_modes_supported: ["query"],
+        grant_types_supported: ["authorization_code", "refresh_token"],
+        code_challenge_methods_supported: ["S256"],
+        token_endpoint_auth_methods_supported: ["none", "client_secret_post", "client_secret_basic"],
+        revocation_endpoint_auth_methods_supported: ["none", "client_secret_post", "client_secret_basic"],
+        authorization_response_iss_parameter_supported: true
+      })
+    })
+
+    const protectedResourceMetadata = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+      const base = baseOf(request)
+      return HttpServerResponse.unsafeJson({
+        resource: mcpResource(base),
+        authorization_servers: [base],
+        scopes_supported: settings.scopesSupported,
+        bearer_methods_supported: ["header"],
+        resource_name: config.site.project
+      })
+    })
+
+    const register = Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const wait = yield* overLimit(registerLimiter, request)
+      if (wait !== undefined) return tooManyRequests(wait, "registrations")
+      const type = (request.headers["content-type"] ?? "").toLowerCase()
+      if (!type.startsWith("application/json")) {
+        return oauthError(new InvalidClientMetadata({ description: "The body must be application/json" }))
+      }
+      const read = yield* Effect.either(readText(request, formTimeoutMs))
+      if (Either.isLeft(read)) {
+        const e = read.left
+        return e._tag === "InvalidRequest"
+          ? oauthError(new InvalidClientMetadata({ description: e.description }))
+          : yield* bodyRefused(request, e)
+      }
+      const text = read.right
+      let body: unknown
+      try {
+        body = JSON.parse(text)
+      } catch {
+        return oauthError(new InvalidClientMetadata({ description: "The body is not valid JSON" }))
+      }
+      const metadata = validateClientMetadata(body)
+      if (Either.isLeft(metadata)) return oauthError(metadata.left)
+      const allowed = dcrAllowedScopes(metadata.right.scope, settings.scopesSupported, settings.requiredScopes)
+      const registration = yield* clients.register(metadata.right, allowed).pipe(Effect.either)
+      if (Either.isLeft(registration)) {
+        const failure = registration.left
+        if (failure._tag === "RegistryFull") {
+          // RFC 7591 registers no code for this; temporarily_unavailable (RFC 6749) says it best.
+          return oauthError(
+            new TemporarilyUnavailable({
+              description: `Too many registered clients; retry after ${failure.retryAfterSeconds} seconds`
+            }),
+            { "retry-after": String(failure.retryAfterSeconds) }
+          )
+        }
+        yield* Effect.logError(`Token store failure in ${failure.operation}`)
+        return oauthError(new TemporarilyUnavailable({ description: "Registration is temporarily unavailable" }))
+      }
+      const { client, clientSecret, issuedAt } = registration.right
+      yield* Effect.logInfo("Client registered").pipe(Effect.annotateLogs({ client_id: client.clientId }))
+      const m = metadata.right
+      return HttpServerResponse.unsafeJson(
+        {
+          client_id: client.clientId,
+          ...(clientSecret === undefined ? {} : { client_secret: clientSecret, client_secret_expires_at: 0 }),
+          client_id_issued_at: Math.floor(issuedAt / 1000),
+          client_name: client.name,
+          redirect_uris: m.redirect_uris,
+          grant_types: m.grant_types,
+          response_types: m.response_types,
+          token_endpoint_auth_method: m.token_endpoint_auth_method,
+          scope: formatScopes(client.scopes),
+          ...(m.client_uri === undefined ? {} : { client_uri: m.client_uri }),
+          ...(m.logo_uri === undefined ? {} : { logo_uri: m.logo_uri })
+        },
+        { status: 201, headers: noStore }
+      )
+    })
+
+    const respond = (outcome: FlowOutcome, base: string, request: HttpServerRequest.HttpServerRequest) => {
+      switch (outcome._tag) {
+        case "DirectError": {
+          const wantsHtml = (request.headers["accept"] ?? "").includes("text/html")
+          if (!wantsHtml) return oauthError(outcome.error)
+          const body = toOAuthErrorBody(outcome.error)
+          return html(outcome.error.status, renderErrorPage("Authorization failed", `${body.error}: ${body.error_description}`))
+        }
+        case "Redirect":
+          return HttpServerResponse.empty({
+            status: 302,
+            headers: {
+              ...noStore,
+              location: outcome.location,
+              ...(outcome.bindingCookie === undefined ? {} : { "set-cookie": setCookieHeader(base, outcome.bindingCookie) })
+            }
+          })
+        case "ConsentPage":
+          return html(200, renderConsentPage(outcome.page), { "set-cookie": setCookieHeader(base, outcome.bindingCookie) })
+      }
+    }
+
+    const flowRoute = (
+      run: (params: RawParams, ctx: { base: string; bindingCookie: string | undefined }) => Effect.Effect<FlowOutcome>,
+      source: "query" | "form",
+      limiter?: RateLimiter
+    ) =>
+      Effect.gen(function* () {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const wait = limiter === undefined ? undefined : yield* overLimit(limiter, request)
+        if (wait !== undefined) {
+          const limited = tooManyRequests(wait, "authorization requests")
+          if (!(request.headers["accept"] ?? "").includes("text/html")) return limited
+          const page = renderErrorPage("Too many requests", `Too many authorization requests from this address; retry after ${wait} seconds.`)
+          return html(429, page, { "retry-after": String(wait) })
+        }
+        const base = baseOf(request)
+        const params = source === "query" ? Either.right(queryOf(request)) : yield* Effect.either(readForm(request, formTimeoutMs))
+        if (Either.isLeft(params)) {
+          const e = params.left
+          return e._tag === "InvalidRequest" ? respond({ _tag: "DirectError", error: e }, base, request) : yield* bodyRefused(request, e)
+        }
+        const bindingCookie = readCookie(request.headers["cookie"], cookieName(base))
+        const outcome = yield* run(params.right, { base, bindingCookie })
+        return respond(outcome, base, request)
+      })
+
+    const tokenRoute = (kind: "token" | "revoke") =>
+      Effect.gen(function* () {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const wait = yield* overLimit(kind === "token" ? tokenLimiter : revokeLimiter, request)
+        if (wait !== undefined) return tooManyRequests(wait, kind === "token" ? "token requests" : "revocation requests")
+        const base = baseOf(request)
+        const form = yield* Effect.either(readForm(request, formTimeoutMs))
+        if (Either.isLeft(form)) return form.left._tag === "InvalidRequest" ? oauthError(form.left) : yield* bodyRefused(request, form.left)
+        const ctx = { base, authorization: request.headers["authorization"] }
+        if (kind === "revoke") {
+          return yield* tokenEndpoint.revoke(form.right, ctx).pipe(
+            Effect.as(HttpServerResponse.empty({ status: 200, headers: noStore })),
+            Effect.catchAll((f) => Effect.succeed(oauthError(f.error, basicChallenge(f.usedBasic))))
+          )
+        }
+        return yield* tokenEndpoint.token(form.right, ctx).pipe(
+          Effect.map((body) => HttpServerResponse.unsafeJson(body, { headers: noStore })),
+          Effect.catchAll((f) => Effect.succeed(oauthError(f.error, basicChallenge(f.usedBasic))))
+        )
+      })
+
+    const basicChallenge = (usedBasic: boolean): Record<string, string> =>
+      usedBasic ? { "www-authenticate": 'Basic realm="mxcp"' } : {}
+
+    /** Check the bearer token of an /mcp request; the caller's identity, or the 401/403 to send. */
+    const guard = (
+      request: HttpServerRequest.HttpServerRequest
+    ): Effect.Effect<Either.Either<McpCaller, HttpServerResponse.HttpServerResponse>> =>
+      Effect.gen(function* () {
+        // An address that sent too many invalid tokens waits out its minute before any lookup.
+        // Nothing is counted yet on the usual path: skip the address and clock entirely.
+        let address: string | undefined
+        if (failedBearerLimiter.size() > 0) {
+          address = clientAddress(request, trustProxy)
+          const wait = failedBearerLimiter.blocked(address, yield* Clock.currentTimeMillis)
+          if (wait !== undefined) {
+            return Either.left<HttpServerResponse.HttpServerResponse>(tooManyRequests(wait, "requests with an invalid token"))
+          }
+        }
+        const base = baseOf(request)
+        const metadata = `resource_metadata="${prmUrl(base)}"`
+        const result = yield* Effect.either(bearer.authenticate(request.headers["authorization"], base))
+        if (Either.isLeft(result)) {
+          const e = result.left
+          if (e._tag === "InvalidToken") {
+            failedBearerLimiter.hit(address ?? clientAddress(request, trustProxy), yield* Clock.currentTimeMillis)
+          }
+          const body = e._tag === "NoToken"
+            ? { error: "invalid_request", error_description: "Authentication required" }
+            : toOAuthErrorBody(e)
+          const challenge = e._tag === "NoToken"
+            ? `Bearer ${metadata}`
+            : e._tag === "MissingScope"
+            ? `Bearer error="insufficient_scope", scope="${formatScopes(e.requiredScopes)}", ${metadata}`
+            : `Bearer error="invalid_token", error_description="${e.description.replace(/"/g, "'")}", ${metadata}`
+          return Either.left<HttpServerResponse.HttpServerResponse>(
+            HttpServerResponse.unsafeJson(body, {
+              status: e._tag === "MissingScope" ? 403 : 401,
+              headers: { "www-authenticate": challenge, ...noStore }
+            })
+          )
+        }
+        const auth = result.right
+        // Who made this request (interface.md section 7): on the request's access-log line when
+        // the HTTP server keeps one, else on a line of its own.
+        const entry = yield* Effect.serviceOption(RequestLog)
+        if (Option.isSome(entry)) {
+          entry.value.user = auth.user.username
+          entry.value.provider = auth.user.provider
+          entry.value.userId = auth.user.id
+          entry.value.name = auth.user.name
+          entry.value.email = auth.user.email
+        } else {
+          yield* Effect.logInfo("Authenticated MCP request").pipe(
+            Effect.annotateLogs({
+              username: auth.user.username,
+              user_id: auth.user.id,
+              provider: auth.user.provider,
+              name: auth.user.name,
+              email: auth.user.email
+            })
+          )
+        }
+        const authInfo: AuthInfo = {
+          // The SDK wants the token string; it is never logged or sent anywhere by us.
+          token: "[bearer]",
+          clientId: auth.clientId,
+          scopes: [...auth.scopes],
+          expiresAt: Math.floor(auth.expiresAt / 1000),
+          resource: resourceUrl(base),
+          extra: { user: auth.sqlUser }
+        }
+        return Either.right({ authInfo, principal: auth.principal } satisfies McpCaller)
+      })
+
+    // Metadata, /register, /token and /revoke answer browsers of any origin (K11); /authorize,
+    // /consent and the callback are navigations of the user's own browser and never do.
+    const router = HttpRouter.empty.pipe(
+      HttpRouter.get("/.well-known/oauth-authorization-server", withCors(authServerMetadata)),
+      HttpRouter.options("/.well-known/oauth-authorization-server", corsPreflight("GET")),
+      HttpRouter.get("/.well-known/oauth-protected-resource", withCors(protectedResourceMetadata)),
+      HttpRouter.options("/.well-known/oauth-protected-resource", corsPreflight("GET")),
+      HttpRouter.get("/.well-known/oauth-protected-resource/mcp", withCors(protectedResourceMetadata)),
+      HttpRouter.options("/.well-known/oauth-protected-resource/mcp", corsPreflight("GET")),
+      HttpRouter.post("/register", withCors(register)),
+      HttpRouter.options("/register", corsPreflight("POST")),
+      HttpRouter.get("/authorize", flowRoute(flow.authorize, "query", authorizeLimiter)),
+      HttpRouter.post("/authorize", flowRoute(flow.authorize, "form", authorizeLimiter)),
+      HttpRouter.post("/consent", flowRoute(flow.consent, "form")),
+      HttpRouter.get(provider.callbackPath as HttpRouter.PathInput, flowRoute(flow.callback, "query")),
+      HttpRouter.post("/token", withCors(tokenRoute("token"))),
+      HttpRouter.options("/token", corsPreflight("POST")),
+      HttpRouter.post("/revoke", withCors(tokenRoute("revoke"))),
+      HttpRouter.options("/revoke", corsPreflight("POST"))
+    )
+    return { router, guard, callbackPath: provider.callbackPath }
+  })
+
+export type OAuthRoutes = Effect.Effect.Success<ReturnType<typeof makeOAuthRoutes>>

@@ -1,0 +1,715 @@
+/**
+ * `TokenStore` in SQLite (`auth.persistence`): sessions, pending flows, codes and tokens survive
+ * restarts and deployments, and several processes on one machine can share the file. Same
+ * semantics as `TokenStoreMemory` (the contract tests run against both).
+ *
+ * Decisions:
+ * - At rest: tokens, codes and the upstream state exist only as the SHA-256 hashes the callers
+ *   pass in (primary keys: a lookup is one B-tree search). The upstream access and refresh
+ *   tokens, the upstream PKCE verifier and the client's `state` are sealed with AES-256-GCM;
+ *   every row carries a MAC and the id of the key (`persistence/Rows.ts`, `SecretBox.ts`).
+ * - A row that does not verify (tampered, moved, or written under another key) is never served:
+ *   a token or code row is deleted and treated as absent; an unreadable grant is revoked (its
+ *   codes and tokens deleted), which ends that one session (checklist G55, G56).
+ * - Atomicity: `redeemCode` is one `UPDATE ... WHERE used = 0 AND expires_at > now RETURNING`,
+ *   so exactly one caller gets the row, across fibers and processes (D30). `rotateRefreshToken`
+ *   retires the old token the same way (recording `retired_at`) and inserts its successor and
+ *   the successor's access token in the same transaction. Presenting a retired token again is
+ *   decided in that same transaction too: `Replayed` (reuse grace: its own client, less than the
+ *   grace after `retired_at`, successor still live) or `AlreadyUsed`.
+ * - `successorTokens` derives a rotation's tokens from the presented one with a subkey of the
+ *   store's key (`SecretBox.derive`), so every process sharing the file (and a restarted one)
+ *   computes the same successor for a retry; only hashes are stored.
+ *   `takeAuthRequestByUpstreamState` is one `DELETE ... RETURNING`. Every transaction starts
+ *   with a write (see `OAuthDatabase`), so SQLite takes the write lock at its start.
+ * - Durability: each write commits (`synchronous = FULL`) before its effect completes, so a token
+ *   is on disk before the endpoint that minted it answers.
+ * - Puts under a revoked grant are dropped inside the INSERT itself (`... WHERE NOT EXISTS` a
+ *   revoked grant), so a revocation racing a redemption in another process cannot be undone.
+ * - Expiry: `now >= expires_at` is expired and never served, whether or not the sweep ran; an
+ *   expired row met by a lookup is deleted. `sweep` deletes in batches (`sweepBatchSize`), so a
+ *   large backlog never holds the write lock for long.
+ * - Grants: `sweep` drops revoked grants, and grants older than `emptyGrantGraceMs` with no live
+ *   code or token. Candidates come from `grants.live_until` (latest expiry of anything issued,
+ *   kept by triggers), so the sweep never scans every grant. One difference from the memory
+ *   store: a grant whose tokens were deleted early (an access token revoked through /revoke)
+ *   is dropped when they would have expired, not at the next sweep; it is unreachable meanwhile.
+ * - Pending requests are capped like in memory (`maxPendingAuthRequests`): at the cap, expired
+ *   ones go first, then the oldest (by insertion order, the rowid).
+ * - Bearer validation is the hot path (`getAccessToken`, then `getGrant` of its grant, on every
+ *   MCP request). Every lookup reads the file (revocations by other processes are seen at once),
+ *   with two savings: `getAccessToken` reads the token and its grant in one statement and hands
+ *   the grant row to the next `getGrant` of the same fiber (a fiber-local slot, consumed by that
+ *   call, cleared by that fiber's writes to grants, never inherited by child fibers), so the
+ *   pair costs one statement and sees one consistent snapshot; and verifying and decrypting a grant costs more than reading it, so
+ *   verified grants are kept in a bounded LRU keyed by grant id and row MAC: only a row with
+ *   exactly that content (any update re-seals and changes the MAC) is served from it. The
+ *   decrypted upstream tokens it holds are what the memory store holds anyway.
+ */
+import type { SqlError } from "@effect/sql"
+import { Effect, FiberRef, Layer, Option } from "effect"
+import type { UpstreamTokens } from "../../../domain/oauth/Identity.js"
+import type {
+  AccessTokenRecord,
+  AuthRequestRecord,
+  CodeRecord,
+  GrantRecord,
+  RedeemResult,
+  RefreshTokenRecord,
+  RotateResult
+} from "../../../domain/oauth/Records.js"
+import { type RotateOptions, StoreError, type SuccessorTokens, TokenStore } from "../../../services/oauth/TokenStore.js"
+import { OAuthDatabase } from "./OAuthDatabase.js"
+import {
+  type AccessTokenRow,
+  type AuthRequestRow,
+  codeRowVerifies,
+  decodeAccessToken,
+  decodeAuthRequest,
+  decodeCode,
+  decodeGrant,
+  decodeRefreshToken,
+  encodeAccessToken,
+  encodeAuthRequest,
+  encodeCode,
+  encodeGrant,
+  encodeRefreshToken,
+  grantRowVerifies,
+  type StoredCodeRow,
+  type StoredGrantRow,
+  type StoredRefreshTokenRow,
+  withUpstream
+} from "./Rows.js"
+import { EMPTY_GRANT_GRACE_MS, MAX_PENDING_AUTH_REQUESTS } from "./TokenStoreMemory.js"
+import { methodFn } from "../../server/Tracing.js"
+
+/** Rows deleted per statement by `sweep`. */
+export const SWEEP_BATCH_SIZE = 1000
+
+/** Attempts of `updateGrantUpstream` when another writer changes the grant in between. */
+const UPDATE_ATTEMPTS = 3
+
+/** Default number of verified, decrypted grants kept in memory. */
+export const VERIFIED_GRANT_CACHE_SIZE = 10_000
+
+export interface TokenStoreSqliteOptions {
+  /** Most pending authorization requests kept at once (default `MAX_PENDING_AUTH_REQUESTS`). */
+  readonly maxPendingAuthRequests?: number
+  /** Age after which a grant with no live code or token left is dropped (default 10 minutes). */
+  readonly emptyGrantGraceMs?: number
+  readonly sweepBatchSize?: number
+  /** Verified grants kept decrypted in memory (default `VERIFIED_GRANT_CACHE_SIZE`; 0 disables). */
+  readonly verifiedGrantCacheSize?: number
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL text (column lists are constants; every value is a bound parameter)
+
+const AUTH_REQUEST_COLUMNS = [
+  "id",
+  "client_id",
+  "redirect_uri",
+  "client_state_sealed",
+  "code_challenge",
+  "scopes",
+  "resource",
+  "csrf_hash",
+  "binding_hash",
+  "status",
+  "upstream_state_hash",
+  "upstream_verifier_sealed",
+  "created_at",
+  "expires_at",
+  "key_id",
+  "mac"
+] as const satisfies ReadonlyArray<keyof AuthRequestRow>
+
+const GRANT_COLUMNS = [
+  "id",
+  "client_id",
+  "user_provider",
+  "user_id",
+  "user_profile",
+  "upstream_access_sealed",
+  "upstream_refresh_sealed",
+  "upstream_expires_at",
+  "upstream_scopes",
+  "upstream_extra",
+  "scopes",
+  "resource",
+  "created_at",
+  "key_id",
+  "mac",
+  "revoked"
+] as const satisfies ReadonlyArray<keyof StoredGrantRow>
+
+const CODE_COLUMNS = [
+  "code_hash",
+  "grant_id",
+  "client_id",
+  "redirect_uri",
+  "code_challenge",
+  "scopes",
+  "resource",
+  "expires_at",
+  "key_id",
+  "mac"
+] as const
+
+const ACCESS_COLUMNS = [
+  "token_hash",
+  "grant_id",
+  "client_id",
+  "scopes",
+  "resource",
+  "expires_at",
+  "key_id",
+  "mac"
+] as const satisfies ReadonlyArray<keyof AccessTokenRow>
+
+const REFRESH_COLUMNS = ["token_hash", "grant_id", "client_id", "scopes", "expires_at", "key_id", "mac"] as const
+
+const UPSTREAM_COLUMNS = [
+  "upstream_access_sealed",
+  "upstream_refresh_sealed",
+  "upstream_expires_at",
+  "upstream_scopes",
+  "upstream_extra",
+  "key_id",
+  "mac"
+] as const
+
+const placeholders = (n: number): string => Array.from({ length: n }, () => "?").join(", ")
+const excluded = (columns: ReadonlyArray<string>): string => columns.map((c) => `${c} = excluded.${c}`).join(", ")
+const assignments = (columns: ReadonlyArray<string>): string => columns.map((c) => `${c} = ?`).join(", ")
+
+/** Values of `row` in `columns` order. */
+const valuesOf = <K extends string>(row: { readonly [P in K]: unknown }, columns: ReadonlyArray<K>): Array<unknown> =>
+  columns.map((c) => row[c])
+
+const UPSERT_AUTH_REQUEST = `INSERT INTO auth_requests (${AUTH_REQUEST_COLUMNS.join(", ")})
+  VALUES (${placeholders(AUTH_REQUEST_COLUMNS.length)})
+  ON CONFLICT (id) DO UPDATE SET ${excluded(AUTH_REQUEST_COLUMNS.filter((c) => c !== "id"))}`
+
+const UPDATE_AUTH_REQUEST = `UPDATE auth_requests SET ${assignments(AUTH_REQUEST_COLUMNS.filter((c) => c !== "id"))}
+  WHERE id = ?`
+
+const UPSERT_GRANT = `INSERT INTO grants (${GRANT_COLUMNS.join(", ")})
+  VALUES (${placeholders(GRANT_COLUMNS.length)})
+  ON CONFLICT (id) DO UPDATE SET ${excluded(GRANT_COLUMNS.filter((c) => c !== "id"))}`
+
+const UPDATE_UPSTREAM = `UPDATE grants SET ${assignments(UPSTREAM_COLUMNS)} WHERE id = ? AND mac = ? RETURNING id`
+
+const SELECT_GRANT = "SELECT * FROM grants WHERE id = ?"
+
+/** An access token with its grant's columns (prefixed `g_`; all null when the grant is gone). */
+const SELECT_ACCESS_WITH_GRANT = `SELECT a.*, ${GRANT_COLUMNS.map((c) => `g.${c} AS g_${c}`).join(", ")}
+  FROM access_tokens a LEFT JOIN grants g ON g.id = a.grant_id WHERE a.token_hash = ?`
+
+type AccessWithGrantRow = AccessTokenRow & { readonly [K in `g_${(typeof GRANT_COLUMNS)[number]}`]: unknown }
+
+/** The grant part of a joined row, if the grant exists. */
+const joinedGrant = (row: AccessWithGrantRow): StoredGrantRow | undefined =>
+  row.g_id === null || row.g_id === undefined
+    ? undefined
+    : (Object.fromEntries(GRANT_COLUMNS.map((c) => [c, row[`g_${c}`]])) as unknown as StoredGrantRow)
+
+/** Insert (or replace) a row issued under a grant, unless that grant is known to be revoked. */
+const insertUnlessRevoked = (table: string, columns: ReadonlyArray<string>): string =>
+  `INSERT OR REPLACE INTO ${table} (${columns.join(", ")})
+  SELECT ${placeholders(columns.length)}
+  WHERE NOT EXISTS (SELECT 1 FROM grants WHERE id = ? AND revoked = 1)`
+
+const INSERT_CODE = insertUnlessRevoked("codes", CODE_COLUMNS)
+const INSERT_ACCESS = insertUnlessRevoked("access_tokens", ACCESS_COLUMNS)
+const INSERT_REFRESH = insertUnlessRevoked("refresh_tokens", REFRESH_COLUMNS)
+
+/** Sweep statements: each deletes at most `?` (the batch size) rows and returns a row per deletion. */
+const SWEEPS: ReadonlyArray<{ readonly table: string; readonly text: string; readonly params: "now" | "grants" | "none" }> = [
+  {
+    table: "auth_requests",
+    text: "DELETE FROM auth_requests WHERE seq IN (SELECT seq FROM auth_requests WHERE expires_at <= ? LIMIT ?) RETURNING 1",
+    params: "now"
+  },
+  {
+    table: "codes",
+    text: "DELETE FROM codes WHERE code_hash IN (SELECT code_hash FROM codes WHERE expires_at <= ? LIMIT ?) RETURNING 1",
+    params: "now"
+  },
+  {
+    table: "access_tokens",
+    text:
+      "DELETE FROM access_tokens WHERE token_hash IN (SELECT token_hash FROM access_tokens WHERE expires_at <= ? LIMIT ?) RETURNING 1",
+    params: "now"
+  },
+  {
+    table: "refresh_tokens",
+    text:
+      "DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE expires_at <= ? LIMIT ?) RETURNING 1",
+    params: "now"
+  },
+  {
+    table: "grants",
+    text: "DELETE FROM grants WHERE id IN (SELECT id FROM grants WHERE revoked = 1 LIMIT ?) RETURNING id",
+    params: "none"
+  },
+  {
+    table: "grants",
+    text: `DELETE FROM grants WHERE id IN (
+      SELECT g.id FROM grants g
+      WHERE g.live_until <= ? AND g.created_at <= ? AND g.revoked = 0
+        AND NOT EXISTS (SELECT 1 FROM codes c WHERE c.grant_id = g.id AND c.used = 0 AND c.expires_at > ?)
+        AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.id AND a.expires_at > ?)
+        AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id AND r.retired = 0 AND r.expires_at > ?)
+      LIMIT ?) RETURNING id`,
+    params: "grants"
+  }
+]
+
+const isExpired = (expiresAt: number, now: number): boolean => now >= expiresAt
+
+const notFound: RedeemResult<never> = { _tag: "NotFound" }
+
+/** A driver failure as the store's error; the message names SQLite's error, never a value. */
+export const toStoreError = (operation: string) => (e: SqlError.SqlError): StoreError => {
+  const cause = e.cause instanceof Error ? `: ${e.cause.message}` : ""
+  return new StoreError({ operation, message: `${e.message}${cause}` })
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
+  Effect.gen(function* () {
+    const fn = yield* methodFn
+    const { box, sql } = yield* OAuthDatabase
+    /** The grant row read with this fiber's last access token, for its next `getGrant`. */
+    const handoff = yield* FiberRef.make<StoredGrantRow | undefined>(undefined, {
+      fork: () => undefined,
+      join: (parent) => parent
+    })
+    const maxPending = Math.max(1, options.maxPendingAuthRequests ?? MAX_PENDING_AUTH_REQUESTS)
+    const grace = options.emptyGrantGraceMs ?? EMPTY_GRANT_GRACE_MS
+    const batch = Math.max(1, options.sweepBatchSize ?? SWEEP_BATCH_SIZE)
+    const cacheSize = Math.max(0, options.verifiedGrantCacheSize ?? VERIFIED_GRANT_CACHE_SIZE)
+
+    /** Verified grants by id, with the MAC of the row they were decoded from; Map order is recency. */
+    const verified = new Map<string, { readonly mac: string; readonly grant: GrantRecord }>()
+    const decodeGrantCached = (row: StoredGrantRow): GrantRecord | undefined => {
+      const mac = Buffer.from(row.mac).toString("base64")
+      const hit = verified.get(row.id)
+      verified.delete(row.id)
+      if (hit !== undefined && hit.mac === mac) {
+        verified.set(row.id, hit)
+        const revoked = row.revoked !== 0
+        return hit.grant.revoked === revoked ? hit.grant : { ...hit.grant, revoked }
+      }
+      const grant = decodeGrant(box, row)
+      if (grant !== undefined && cacheSize > 0) {
+        verified.set(row.id, { mac, grant })
+        if (verified.size > cacheSize) {
+          const oldest = verified.keys().next()
+          if (oldest.done !== true) verified.delete(oldest.value)
+        }
+      }
+      return grant
+    }
+
+    const unreadable = (table: string) =>
+      Effect.logWarning("A stored OAuth row could not be verified (tampered, or written under another key); it is dropped").pipe(
+        Effect.annotateLogs({ table })
+      )
+
+    const count = Effect.map(sql<{ n: number }>`SELECT count(*) AS n FROM auth_requests`, (rows) => rows[0]?.n ?? 0)
+
+    // -- grants (used by the others) --------------------------------------------------------------
+
+    /** Revoke a grant and delete everything issued under it, in one transaction. */
+    const revokeGrantNow = (id: string) =>
+      sql.withTransaction(
+        Effect.gen(function* () {
+          yield* sql`UPDATE grants SET revoked = 1 WHERE id = ${id}`
+          yield* sql`DELETE FROM codes WHERE grant_id = ${id}`
+          yield* sql`DELETE FROM access_tokens WHERE grant_id = ${id}`
+          yield* sql`DELETE FROM refresh_tokens WHERE grant_id = ${id}`
+        })
+      ).pipe(Effect.ensuring(Effect.sync(() => verified.delete(id))))
+
+    // -- authorization requests -------------------------------------------------------------------
+
+    const putAuthRequest = fn("TokenStoreSqlite.putAuthRequest")(
+      function* (rec: AuthRequestRecord) {
+        const row = encodeAuthRequest(box, rec)
+        const dropped = yield* sql.withTransaction(
+          Effect.gen(function* () {
+            yield* sql.unsafe(UPSERT_AUTH_REQUEST, valuesOf(row, AUTH_REQUEST_COLUMNS))
+            if ((yield* count) <= maxPending) return 0
+            yield* sql`DELETE FROM auth_requests WHERE expires_at <= ${rec.createdAt} AND id <> ${rec.id}`
+            const left = yield* count
+            if (left <= maxPending) return 0
+            const gone = yield* sql`DELETE FROM auth_requests WHERE seq IN (
+              SELECT seq FROM auth_requests WHERE id <> ${rec.id} ORDER BY seq LIMIT ${left - maxPending}
+            ) RETURNING 1`
+            return gone.length
+          })
+        )
+        if (dropped > 0) {
+          yield* Effect.logWarning("pending authorization requests at their cap: dropped the oldest").pipe(
+            Effect.annotateLogs({ dropped, cap: maxPending })
+          )
+        }
+      },
+      Effect.mapError(toStoreError("putAuthRequest"))
+    )
+
+    const getAuthRequest = fn("TokenStoreSqlite.getAuthRequest")(
+      function* (id: string, now: number) {
+        const rows = yield* sql<AuthRequestRow>`SELECT * FROM auth_requests WHERE id = ${id}`
+        const row = rows[0]
+        if (row === undefined) return Option.none<AuthRequestRecord>()
+        const rec = decodeAuthRequest(box, row)
+        if (rec === undefined || isExpired(row.expires_at, now)) {
+          yield* sql`DELETE FROM auth_requests WHERE id = ${id} AND mac = ${row.mac}`
+          if (rec === undefined) yield* unreadable("auth_requests")
+          return Option.none<AuthRequestRecord>()
+        }
+        return Option.some(rec)
+      },
+      Effect.mapError(toStoreError("getAuthRequest"))
+    )
+
+    const updateAuthRequest = fn("TokenStoreSqlite.updateAuthRequest")(
+      function* (rec: AuthRequestRecord) {
+        const row = encodeAuthRequest(box, rec)
+        const columns = AUTH_REQUEST_COLUMNS.filter((c) => c !== "id")
+        yield* sql.unsafe(UPDATE_AUTH_REQUEST, [...valuesOf(row, columns), rec.id])
+      },
+      Effect.mapError(toStoreError("updateAuthRequest"))
+    )
+
+    const takeAuthRequestByUpstreamState = fn("TokenStoreSqlite.takeAuthRequestByUpstreamState")(
+      function* (stateHash: string, now: number) {
+        const rows = yield* sql<AuthRequestRow>`DELETE FROM auth_requests WHERE upstream_state_hash = ${stateHash} RETURNING *`
+        const row = rows[0]
+        if (row === undefined || isExpired(row.expires_at, now)) return Option.none<AuthRequestRecord>()
+        const rec = decodeAuthRequest(box, row)
+        if (rec === undefined || rec.upstreamStateHash !== stateHash) {
+          yield* unreadable("auth_requests")
+          return Option.none<AuthRequestRecord>()
+        }
+        return Option.some(rec)
+      },
+      Effect.mapError(toStoreError("takeAuthRequestByUpstreamState"))
+    )
+
+    const deleteAuthRequest = fn("TokenStoreSqlite.deleteAuthRequest")(
+      function* (id: string) {
+        yield* sql`DELETE FROM auth_requests WHERE id = ${id}`
+      },
+      Effect.mapError(toStoreError("deleteAuthRequest"))
+    )
+
+    // -- grants -----------------------------------------------------------------------------------
+
+    /** A write to a grant: this fiber's next `getGrant` must read the file (read your writes). */
+    const forgetHandoff = FiberRef.set(handoff, undefined)
+
+    const putGrant = fn("TokenStoreSqlite.putGrant")(
+      function* (grant: GrantRecord) {
+        yield* forgetHandoff
+        const row: StoredGrantRow = { ...encodeGrant(box, grant), revoked: grant.revoked ? 1 : 0 }
+        yield* sql.unsafe(UPSERT_GRANT, valuesOf(row, GRANT_COLUMNS))
+      },
+      Effect.mapError(toStoreError("putGrant"))
+    )
+
+    const getGrant = fn("TokenStoreSqlite.getGrant")(
+      function* (id: string) {
+        const handed = yield* FiberRef.getAndSet(handoff, undefined)
+        const row = handed !== undefined && handed.id === id
+          ? handed
+          : (yield* sql.unsafe<StoredGrantRow>(SELECT_GRANT, [id]))[0]
+        if (row === undefined) return Option.none<GrantRecord>()
+        const grant = decodeGrantCached(row)
+        if (grant === undefined) {
+          // The session cannot be read: end it (and only it).
+          yield* revokeGrantNow(id)
+          yield* unreadable("grants")
+          return Option.none<GrantRecord>()
+        }
+        return Option.some(grant)
+      },
+      Effect.mapError(toStoreError("getGrant"))
+    )
+
+    const updateGrantUpstream = fn("TokenStoreSqlite.updateGrantUpstream")(
+      function* (id: string, upstream: UpstreamTokens) {
+        yield* forgetHandoff
+        // Re-sealing needs the row's other columns (for its MAC): read it, then write only if it
+        // is still the row that was read.
+        for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+          const rows = yield* sql<StoredGrantRow>`SELECT * FROM grants WHERE id = ${id}`
+          const row = rows[0]
+          if (row === undefined) return
+          if (!grantRowVerifies(box, row)) {
+            yield* revokeGrantNow(id)
+            return yield* unreadable("grants")
+          }
+          const next = withUpstream(box, row, upstream)
+          const updated = yield* sql.unsafe(UPDATE_UPSTREAM, [...valuesOf(next, UPSTREAM_COLUMNS), id, row.mac])
+          if (updated.length > 0) return
+        }
+        return yield* new StoreError({
+          operation: "updateGrantUpstream",
+          message: "the grant kept changing while its upstream tokens were being stored"
+        })
+      },
+      Effect.catchTag("SqlError", (e) => Effect.fail(toStoreError("updateGrantUpstream")(e)))
+    )
+
+    const revokeGrant = fn("TokenStoreSqlite.revokeGrant")(
+      function* (id: string) {
+        yield* forgetHandoff
+        yield* revokeGrantNow(id)
+      },
+      Effect.mapError(toStoreError("revokeGrant"))
+    )
+
+    const clientInUse = fn("TokenStoreSqlite.clientInUse")(
+      function* (clientId: string) {
+        const rows = yield* sql`SELECT 1 AS x FROM grants WHERE client_id = ${clientId} AND revoked = 0 LIMIT 1`
+        return rows.length > 0
+      },
+      Effect.mapError(toStoreError("clientInUse"))
+    )
+
+    // -- codes ------------------------------------------------------------------------------------
+
+    const putCode = fn("TokenStoreSqlite.putCode")(
+      function* (rec: CodeRecord) {
+        yield* sql.unsafe(INSERT_CODE, [...valuesOf(encodeCode(box, rec), CODE_COLUMNS), rec.grantId])
+      },
+      Effect.mapError(toStoreError("putCode"))
+    )
+
+    const redeemCode = fn("TokenStoreSqlite.redeemCode")(
+      function* (codeHash: string, now: number) {
+        // One statement claims the code: exactly one caller, in any process, gets the row.
+        const claimed = yield* sql<StoredCodeRow>`UPDATE codes SET used = 1
+          WHERE code_hash = ${codeHash} AND used = 0 AND expires_at > ${now} RETURNING *`
+        const won = claimed[0]
+        if (won !== undefined) {
+          const record = decodeCode(box, won)
+          if (record !== undefined) return { _tag: "Redeemed", record } as RedeemResult<CodeRecord>
+          yield* sql`DELETE FROM codes WHERE code_hash = ${codeHash}`
+          yield* unreadable("codes")
+          return notFound
+        }
+        const rows = yield* sql<StoredCodeRow>`SELECT * FROM codes WHERE code_hash = ${codeHash}`
+        const row = rows[0]
+        if (row === undefined) return notFound
+        const verifies = codeRowVerifies(box, row)
+        if (isExpired(row.expires_at, now) || !verifies) {
+          yield* sql`DELETE FROM codes WHERE code_hash = ${codeHash} AND mac = ${row.mac}`
+          if (!verifies) yield* unreadable("codes")
+          return notFound
+        }
+        return row.used !== 0
+          ? ({ _tag: "AlreadyUsed", grantId: row.grant_id, clientId: row.client_id } as RedeemResult<CodeRecord>)
+          : notFound
+      },
+      Effect.mapError(toStoreError("redeemCode"))
+    )
+
+    // -- access tokens ----------------------------------------------------------------------------
+
+    const putAccessToken = fn("TokenStoreSqlite.putAccessToken")(
+      function* (rec: AccessTokenRecord) {
+        yield* sql.unsafe(INSERT_ACCESS, [...valuesOf(encodeAccessToken(box, rec), ACCESS_COLUMNS), rec.grantId])
+      },
+      Effect.mapError(toStoreError("putAccessToken"))
+    )
+
+    const getAccessToken = fn("TokenStoreSqlite.getAccessToken")(
+      function* (tokenHash: string, now: number) {
+        const rows = yield* sql.unsafe<AccessWithGrantRow>(SELECT_ACCESS_WITH_GRANT, [tokenHash])
+        const row = rows[0]
+        if (row === undefined) return Option.none<AccessTokenRecord>()
+        const rec = decodeAccessToken(box, row)
+        if (rec === undefined || isExpired(row.expires_at, now)) {
+          yield* sql`DELETE FROM access_tokens WHERE token_hash = ${tokenHash} AND mac = ${row.mac}`
+          if (rec === undefined) yield* unreadable("access_tokens")
+          return Option.none<AccessTokenRecord>()
+        }
+        yield* FiberRef.set(handoff, joinedGrant(row))
+        return Option.some(rec)
+      },
+      Effect.mapError(toStoreError("getAccessToken"))
+    )
+
+    const deleteAccessToken = fn("TokenStoreSqlite.deleteAccessToken")(
+      function* (tokenHash: string) {
+        yield* sql`DELETE FROM access_tokens WHERE token_hash = ${tokenHash}`
+      },
+      Effect.mapError(toStoreError("deleteAccessToken"))
+    )
+
+    // -- refresh tokens ---------------------------------------------------------------------------
+
+    const insertRefresh = (rec: RefreshTokenRecord) =>
+      sql.unsafe(INSERT_REFRESH, [...valuesOf(encodeRefreshToken(box, rec), REFRESH_COLUMNS), rec.grantId])
+
+    const insertAccess = (rec: AccessTokenRecord) =>
+      sql.unsafe(INSERT_ACCESS, [...valuesOf(encodeAccessToken(box, rec), ACCESS_COLUMNS), rec.grantId])
+
+    const putRefreshToken = fn("TokenStoreSqlite.putRefreshToken")(
+      function* (rec: RefreshTokenRecord) {
+        yield* insertRefresh(rec)
+      },
+      Effect.mapError(toStoreError("putRefreshToken"))
+    )
+
+    const getRefreshToken = fn("TokenStoreSqlite.getRefreshToken")(
+      function* (tokenHash: string, now: number) {
+        const rows = yield* sql<StoredRefreshTokenRow>`SELECT * FROM refresh_tokens WHERE token_hash = ${tokenHash}`
+        const row = rows[0]
+        if (row === undefined) return Option.none<RefreshTokenRecord>()
+        const rec = decodeRefreshToken(box, row)
+        if (rec === undefined || isExpired(row.expires_at, now)) {
+          yield* sql`DELETE FROM refresh_tokens WHERE token_hash = ${tokenHash} AND mac = ${row.mac}`
+          if (rec === undefined) yield* unreadable("refresh_tokens")
+          return Option.none<RefreshTokenRecord>()
+        }
+        return row.retired === 0 ? Option.some(rec) : Option.none<RefreshTokenRecord>()
+      },
+      Effect.mapError(toStoreError("getRefreshToken"))
+    )
+
+    /**
+     * Within a rotation's transaction: the retired `row` may be answered again (reuse grace, see
+     * `RotateOptions`). Its live successor and the still valid access token, if so.
+     */
+    const replayOf = (row: StoredRefreshTokenRow, record: RefreshTokenRecord, next: RefreshTokenRecord, now: number, options: RotateOptions) =>
+      Effect.gen(function* () {
+        const grace = options.reuseGraceMs ?? 0
+        const retiredAt = row.retired_at ?? null
+        if (!(grace > 0) || retiredAt === null || options.clientId !== record.clientId || now - retiredAt >= grace) {
+          return undefined
+        }
+        const rows = yield* sql<StoredRefreshTokenRow>`SELECT * FROM refresh_tokens
+          WHERE token_hash = ${next.tokenHash} AND grant_id = ${record.grantId} AND retired = 0 AND expires_at > ${now}`
+        const found = rows[0]
+        const successor = found === undefined ? undefined : decodeRefreshToken(box, found)
+        if (successor === undefined) return undefined
+        let access: AccessTokenRecord | undefined
+        if (options.access !== undefined) {
+          const accessRows = yield* sql<AccessTokenRow>`SELECT * FROM access_tokens
+            WHERE token_hash = ${options.access.tokenHash} AND grant_id = ${record.grantId} AND expires_at > ${now}`
+          access = accessRows[0] === undefined ? undefined : decodeAccessToken(box, accessRows[0])
+        }
+        return { _tag: "Replayed", record, successor, access } satisfies RotateResult
+      })
+
+    const rotateRefreshToken = fn("TokenStoreSqlite.rotateRefreshToken")(
+      function* (oldHash: string, next: RefreshTokenRecord, now: number, options: RotateOptions = {}) {
+        const outcome = yield* sql.withTransaction(
+          Effect.gen(function* () {
+            // The claim is the transaction's first statement (a write): see OAuthDatabase.
+            const claimed = yield* sql<StoredRefreshTokenRow>`UPDATE refresh_tokens SET retired = 1, retired_at = ${now}
+              WHERE token_hash = ${oldHash} AND retired = 0 AND expires_at > ${now} RETURNING *`
+            const won = claimed[0]
+            if (won !== undefined) {
+              const record = decodeRefreshToken(box, won)
+              if (record === undefined) {
+                yield* sql`DELETE FROM refresh_tokens WHERE token_hash = ${oldHash}`
+                return { result: notFound as RotateResult, unreadable: true }
+              }
+              if (next.tokenHash !== oldHash) yield* insertRefresh(next)
+              if (options.access !== undefined) yield* insertAccess(options.access)
+              return { result: { _tag: "Redeemed", record } as RotateResult, unreadable: false }
+            }
+            const rows = yield* sql<StoredRefreshTokenRow>`SELECT * FROM refresh_tokens WHERE token_hash = ${oldHash}`
+            const row = rows[0]
+            if (row === undefined) return { result: notFound as RotateResult, unreadable: false }
+            const record = decodeRefreshToken(box, row)
+            if (isExpired(row.expires_at, now) || record === undefined) {
+              yield* sql`DELETE FROM refresh_tokens WHERE token_hash = ${oldHash}`
+              return { result: notFound as RotateResult, unreadable: record === undefined }
+            }
+            if (row.retired === 0) return { result: notFound as RotateResult, unreadable: false }
+            const replay = yield* replayOf(row, record, next, now, options)
+            const result: RotateResult = replay ?? { _tag: "AlreadyUsed", grantId: row.grant_id, clientId: row.client_id }
+            return { result, unreadable: false }
+          })
+        )
+        if (outcome.unreadable) yield* unreadable("refresh_tokens")
+        return outcome.result
+      },
+      Effect.mapError(toStoreError("rotateRefreshToken"))
+    )
+
+    const successorTokens = (presented: string) =>
+      Effect.sync((): SuccessorTokens => ({ refresh: box.derive("refresh", presented), access: box.derive("access", presented) }))
+
+    const deleteRefreshToken = fn("TokenStoreSqlite.deleteRefreshToken")(
+      function* (tokenHash: string) {
+        yield* sql`DELETE FROM refresh_tokens WHERE token_hash = ${tokenHash}`
+      },
+      Effect.mapError(toStoreError("deleteRefreshToken"))
+    )
+
+    // -- sweep ------------------------------------------------------------------------------------
+
+    const sweep = fn("TokenStoreSqlite.sweep")(
+      function* (now: number) {
+        yield* forgetHandoff
+        let total = 0
+        for (const step of SWEEPS) {
+          const params = step.params === "now"
+            ? [now, batch]
+            : step.params === "grants"
+            ? [now, now - grace, now, now, now, batch]
+            : [batch]
+          // Batches: other requests get the connection (and other processes the lock) in between.
+          for (;;) {
+            const deleted = yield* sql.unsafe<{ id?: string }>(step.text, params)
+            for (const row of deleted) if (row.id !== undefined) verified.delete(row.id)
+            total += deleted.length
+            if (deleted.length < batch) break
+          }
+        }
+        if (total > 0) yield* Effect.logDebug("Swept expired OAuth state").pipe(Effect.annotateLogs({ rows: total }))
+      },
+      Effect.mapError(toStoreError("sweep"))
+    )
+
+    return TokenStore.of({
+      putAuthRequest,
+      getAuthRequest,
+      updateAuthRequest,
+      takeAuthRequestByUpstreamState,
+      deleteAuthRequest,
+      putGrant,
+      getGrant,
+      updateGrantUpstream,
+      revokeGrant,
+      clientInUse,
+      putCode,
+      redeemCode,
+      putAccessToken,
+      getAccessToken,
+      deleteAccessToken,
+      putRefreshToken,
+      getRefreshToken,
+      rotateRefreshToken,
+      successorTokens,
+      deleteRefreshToken,
+      sweep
+    })
+  })
+
+/** The SQLite store with custom limits (tests, embedding). */
+export const TokenStoreSqliteWith = (options: TokenStoreSqliteOptions): Layer.Layer<TokenStore, never, OAuthDatabase> =>
+  Layer.scoped(TokenStore, makeTokenStoreSqlite(options))
+
+/** The SQLite store with the default limits; needs an `OAuthDatabase`. */
+export const TokenStoreSqlite: Layer.Layer<TokenStore, never, OAuthDatabase> = TokenStoreSqliteWith({})
