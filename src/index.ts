@@ -53,14 +53,9 @@ export { TokenStoreMemory, TokenStoreMemoryWith } from "./layers/oauth/store/Tok
 export { TokenStoreSqlite, TokenStoreSqliteWith } from "./layers/oauth/store/TokenStoreSqlite.js"
 export { DynamicClientStoreSqlite } from "./layers/oauth/store/DynamicClientStoreSqlite.js"
 export { OAuthDatabase, OAuthDatabaseSqlite, type OAuthDatabaseOptions } from "./layers/oauth/store/OAuthDatabase.js"
-export {
-  ClientRegistryLive,
-  ClientRegistryWithStore,
-  DynamicClientStoreMemory,
-  type DynamicClientStore,
-  type InsertLimits,
-  type InsertOutcome
-} from "./layers/oauth/ClientRegistryLive.js"
+export { ClientRegistryLive, ClientRegistryWithStore } from "./layers/oauth/ClientRegistryLive.js"
+export type { DynamicClientStore, InsertLimits, InsertOutcome } from "./layers/oauth/store/DynamicClientStore.js"
+export { DynamicClientStoreMemory } from "./layers/oauth/store/DynamicClientStoreMemory.js"
 export { TokenGeneratorCrypto } from "./layers/oauth/TokenGeneratorCrypto.js"
 export { GitHubProvider, GitHubProviderNode } from "./layers/oauth/providers/GitHubProvider.js"
 export { AtlassianProvider, AtlassianProviderNode } from "./layers/oauth/providers/AtlassianProvider.js"

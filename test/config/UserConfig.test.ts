@@ -8,7 +8,8 @@ import {
   SalesforceConfig,
   UserConfig
 } from "../../src/domain/config/UserConfig.js"
-import { decodeConfig, parseYaml } from "../../src/layers/config/AppConfigLive.js"
+import { parseYaml } from "../../src/layers/config/AppConfigLive.js"
+import { decodeConfig } from "../../src/domain/config/ConfigDecode.js"
 
 const file = "/home/u/.mxcp/config.yml"
 

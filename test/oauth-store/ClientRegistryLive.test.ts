@@ -3,11 +3,8 @@ import { Effect, Either, Layer, Option, Redacted, Schema, TestClock } from "effe
 import { ClientConfig } from "../../src/domain/config/UserConfig.js"
 import type { RegisteredClientMetadata } from "../../src/domain/oauth/ClientMetadata.js"
 import { isBase64Url32, sha256Hex } from "../../src/domain/oauth/Tokens.js"
-import {
-  ClientRegistryLive,
-  DynamicClientStoreMemory,
-  makeClientRegistry
-} from "../../src/layers/oauth/ClientRegistryLive.js"
+import { ClientRegistryLive, makeClientRegistry } from "../../src/layers/oauth/ClientRegistryLive.js"
+import { DynamicClientStoreMemory } from "../../src/layers/oauth/store/DynamicClientStoreMemory.js"
 import { TokenGeneratorCrypto } from "../../src/layers/oauth/TokenGeneratorCrypto.js"
 import { TokenStoreMemory } from "../../src/layers/oauth/store/TokenStoreMemory.js"
 import type { GrantRecord } from "../../src/domain/oauth/Records.js"

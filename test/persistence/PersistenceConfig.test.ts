@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { AuthConfig, DefaultSweepInterval } from "../../src/domain/config/UserConfig.js"
-import { decodeConfig } from "../../src/layers/config/AppConfigLive.js"
+import { decodeConfig } from "../../src/domain/config/ConfigDecode.js"
 import { SWEEP_INTERVAL } from "../../src/compose/OAuth.js"
 
 const file = "/home/u/.mxcp/config.yml"

@@ -11,7 +11,7 @@ import { Clock, Duration, Effect, Schedule } from "effect"
 import type { Scope } from "effect"
 import { HttpLimitDefaults } from "../../domain/config/UserConfig.js"
 import { McpServerFactory } from "../../services/mcp/McpServerFactory.js"
-import { clientAddress } from "../server/RateLimiter.js"
+import { clientAddress } from "../server/ClientAddress.js"
 import { type BodyError, closeAfterAnswer, readBody } from "../server/RequestBody.js"
 
 /** Largest JSON-RPC request body accepted on /mcp by default (`transport.http.max_body_bytes`). */

@@ -23,7 +23,8 @@ import { TokenEndpoint } from "../../services/oauth/TokenEndpoint.js"
 import { baseUrlFor } from "../server/BaseUrl.js"
 import { renderConsentPage, renderErrorPage } from "./ConsentPage.js"
 import type { McpCaller } from "../mcp/McpHttpHandler.js"
-import { clientAddress, makeRateLimiter, type RateLimiter } from "../server/RateLimiter.js"
+import { clientAddress } from "../server/ClientAddress.js"
+import { makeRateLimiter, type RateLimiter } from "../server/RateLimiter.js"
 import { type BodyTimeout, type BodyTooLarge, closeAfterAnswer, readBody } from "../server/RequestBody.js"
 
 const MAX_FORM_BYTES = 64 * 1024

@@ -21,7 +21,7 @@ import type { HttpServerRequest } from "@effect/platform"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Cause, Effect, Exit, Option } from "effect"
 import { RequestLog, type RequestLogEntry } from "../../services/server/RequestLog.js"
-import { lastForwardedFor } from "./RateLimiter.js"
+import { lastForwardedFor } from "./ClientAddress.js"
 
 /** Longest path written to the log; longer ones are cut (and marked with `...`). */
 const MAX_PATH = 200

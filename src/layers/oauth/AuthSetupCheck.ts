@@ -9,7 +9,7 @@ import type { ConfigError } from "../../domain/config/ConfigError.js"
 import { ProviderDisplayName } from "../../domain/config/UserConfig.js"
 import { baseUrlFor } from "../../http/server/BaseUrl.js"
 import type { AppConfig } from "../../services/config/AppConfig.js"
-import { isLoopbackName } from "../../http/server/HttpApp.js"
+import { isLoopbackName } from "../../http/server/HostChecks.js"
 import { isInsecureBase } from "../server/HttpServeNode.js"
 import { inspectStateFiles } from "./store/StateFiles.js"
 

@@ -36,8 +36,10 @@ import type { OAuthClient } from "../../domain/oauth/Records.js"
 import { sha256Hex } from "../../domain/oauth/Tokens.js"
 import { ClientRegistry, type Registration, RegistryFull } from "../../services/oauth/ClientRegistry.js"
 import { TokenGenerator } from "../../services/oauth/TokenGenerator.js"
-import { StoreError, TokenStore } from "../../services/oauth/TokenStore.js"
+import type { TokenStore } from "../../services/oauth/TokenStore.js"
 import { methodFn } from "../server/Tracing.js"
+import type { DynamicClientStore } from "./store/DynamicClientStore.js"
+import { DynamicClientStoreMemory } from "./store/DynamicClientStoreMemory.js"
 
 /** Default cap on stored dynamic clients. */
 export const MAX_DYNAMIC_CLIENTS = 10_000
@@ -56,93 +58,6 @@ export interface ClientRegistryOptions {
   readonly maxDynamicClients?: number
   readonly unusedClientTtlMs?: number
 }
-
-/** The limits `DynamicClientStore.insert` enforces. */
-export interface InsertLimits {
-  /** Most dynamic clients stored, the new one included. */
-  readonly max: number
-  /** Only clients created at or before this time (and not in use) may be evicted to make room. */
-  readonly evictCreatedBefore: number
-}
-
-export type InsertOutcome =
-  | { readonly _tag: "Inserted"; readonly evicted: number }
-  /** Nothing stored. `oldestUnusedCreatedAt`: creation time of the oldest client not in use, if any. */
-  | { readonly _tag: "Full"; readonly oldestUnusedCreatedAt: number | undefined }
-
-/**
- * Storage of dynamically registered clients. "In use" means: the client has an unrevoked grant;
- * a client in use is never deleted by `deleteOldestUnused` or `insert`.
- */
-export interface DynamicClientStore {
-  readonly get: (clientId: string) => Effect.Effect<Option.Option<OAuthClient>, StoreError>
-  /** Insert or replace by `clientId`, without any limit (seeding, tests); the registry uses `insert`. */
-  readonly put: (client: OAuthClient) => Effect.Effect<void, StoreError>
-  readonly count: Effect.Effect<number, StoreError>
-  /** Delete the oldest client created at or before `createdBefore` that is not in use; true when one was deleted. */
-  readonly deleteOldestUnused: (createdBefore: number) => Effect.Effect<boolean, StoreError>
-  /**
-   * Store a new client (its id unused) so that at most `limits.max` clients are stored, in one
-   * atomic step that concurrent callers (and other processes sharing the store) cannot interleave
-   * with: when full, evict the oldest clients not in use created at or before
-   * `limits.evictCreatedBefore`; when that does not make room, store nothing (`Full`).
-   */
-  readonly insert: (client: OAuthClient, limits: InsertLimits) => Effect.Effect<InsertOutcome, StoreError>
-}
-
-/**
- * Dynamic clients in process memory (lost on restart). Whether a client is in use comes from the
- * `TokenStore` (`clientInUse`); `deleteOldestUnused` and `insert` run under one lock, so a
- * concurrent registration never sees a half-done eviction.
- */
-export const DynamicClientStoreMemory: Effect.Effect<DynamicClientStore, never, TokenStore> = Effect.gen(function*() {
-  const tokens = yield* TokenStore
-  const lock = yield* Effect.makeSemaphore(1)
-  /** Insertion order = registration order: the first entry is the oldest. */
-  const clients = new Map<string, OAuthClient>()
-
-  /** The first (oldest) stored client not in use that satisfies `eligible`. */
-  const oldestUnused = (eligible: (client: OAuthClient) => boolean) =>
-    Effect.gen(function*() {
-      for (const client of clients.values()) {
-        if (eligible(client) && !(yield* tokens.clientInUse(client.clientId))) return client
-      }
-      return undefined
-    })
-
-  const evictOne = (createdBefore: number) =>
-    Effect.map(oldestUnused((c) => c.createdAt <= createdBefore), (client) => {
-      if (client === undefined) return false
-      clients.delete(client.clientId)
-      return true
-    })
-
-  return {
-    get: (clientId) => Effect.sync(() => Option.fromNullable(clients.get(clientId))),
-    put: (client) =>
-      Effect.sync(() => {
-        clients.set(client.clientId, client)
-      }),
-    count: Effect.sync(() => clients.size),
-    deleteOldestUnused: (createdBefore) => lock.withPermits(1)(evictOne(createdBefore)),
-    insert: (client, limits) =>
-      lock.withPermits(1)(
-        Effect.gen(function*() {
-          if (clients.has(client.clientId)) {
-            return yield* new StoreError({ operation: "insertClient", message: "the client id is already stored" })
-          }
-          let evicted = 0
-          while (clients.size >= limits.max && (yield* evictOne(limits.evictCreatedBefore))) evicted++
-          if (clients.size >= limits.max) {
-            const oldest = yield* oldestUnused(() => true)
-            return { _tag: "Full", oldestUnusedCreatedAt: oldest?.createdAt } satisfies InsertOutcome
-          }
-          clients.set(client.clientId, client)
-          return { _tag: "Inserted", evicted } satisfies InsertOutcome
-        })
-      )
-  }
-})
 
 const unique = (xs: Iterable<string>): ReadonlyArray<string> => Array.from(new Set(xs))
 

@@ -16,10 +16,9 @@
  */
 import { Data, Effect, Option } from "effect"
 import type { OAuthClient } from "../../../domain/oauth/Records.js"
-import type { DynamicClientStore, InsertLimits, InsertOutcome } from "../ClientRegistryLive.js"
-import { OAuthDatabase } from "./OAuthDatabase.js"
+import type { DynamicClientStore, InsertLimits, InsertOutcome } from "./DynamicClientStore.js"
+import { OAuthDatabase, toStoreError } from "./OAuthDatabase.js"
 import { type ClientRow, decodeClient, encodeClient } from "./Rows.js"
-import { toStoreError } from "./TokenStoreSqlite.js"
 import { methodFn } from "../../server/Tracing.js"
 
 /** Rolls `insert`'s transaction back when the cap cannot be kept. */

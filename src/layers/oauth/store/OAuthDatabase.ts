@@ -22,10 +22,11 @@
  *   sessions sealed under the old key will end (their rows are unreadable, never misread).
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
-import { Migrator, SqlClient } from "@effect/sql"
+import { Migrator, SqlClient, type SqlError } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Cause, Context, Effect, Layer, Option, type Redacted } from "effect"
 import { ConfigError } from "../../../domain/config/ConfigError.js"
+import { StoreError } from "../../../services/oauth/TokenStore.js"
 import { M0001OAuthState } from "./migrations/M0001OAuthState.js"
 import { M0002RefreshRetiredAt } from "./migrations/M0002RefreshRetiredAt.js"
 import { makeSecretBox, type SecretBox } from "./SecretBox.js"
@@ -141,3 +142,9 @@ export const makeOAuthDatabase = (options: OAuthDatabaseOptions) =>
 /** The OAuth database as a layer: opened when built, closed with its scope. */
 export const OAuthDatabaseSqlite = (options: OAuthDatabaseOptions): Layer.Layer<OAuthDatabase, ConfigError> =>
   Layer.scoped(OAuthDatabase, makeOAuthDatabase(options))
+
+/** A driver failure as the store's error; the message names SQLite's error, never a value. */
+export const toStoreError = (operation: string) => (e: SqlError.SqlError): StoreError => {
+  const cause = e.cause instanceof Error ? `: ${e.cause.message}` : ""
+  return new StoreError({ operation, message: `${e.message}${cause}` })
+}

@@ -49,12 +49,7 @@ import type {
 import { deriveToken, TOKEN_BYTES } from "../../../domain/oauth/Tokens.js"
 import { type RotateOptions, type SuccessorTokens, TokenStore } from "../../../services/oauth/TokenStore.js"
 import { methodFn } from "../../server/Tracing.js"
-
-/** Default cap on pending authorization requests. */
-export const MAX_PENDING_AUTH_REQUESTS = 10_000
-
-/** Default age after which a grant with no live code or token left is dropped by `sweep`. */
-export const EMPTY_GRANT_GRACE_MS = 10 * 60 * 1000
+import { EMPTY_GRANT_GRACE_MS, MAX_PENDING_AUTH_REQUESTS } from "./StoreLimits.js"
 
 export interface TokenStoreMemoryOptions {
   /** Most pending authorization requests kept at once (default `MAX_PENDING_AUTH_REQUESTS`). */

@@ -59,7 +59,7 @@ import type {
   RotateResult
 } from "../../../domain/oauth/Records.js"
 import { type RotateOptions, StoreError, type SuccessorTokens, TokenStore } from "../../../services/oauth/TokenStore.js"
-import { OAuthDatabase } from "./OAuthDatabase.js"
+import { OAuthDatabase, toStoreError } from "./OAuthDatabase.js"
 import {
   type AccessTokenRow,
   type AuthRequestRow,
@@ -80,17 +80,11 @@ import {
   type StoredRefreshTokenRow,
   withUpstream
 } from "./Rows.js"
-import { EMPTY_GRANT_GRACE_MS, MAX_PENDING_AUTH_REQUESTS } from "./TokenStoreMemory.js"
+import { EMPTY_GRANT_GRACE_MS, MAX_PENDING_AUTH_REQUESTS, SWEEP_BATCH_SIZE, VERIFIED_GRANT_CACHE_SIZE } from "./StoreLimits.js"
 import { methodFn } from "../../server/Tracing.js"
-
-/** Rows deleted per statement by `sweep`. */
-export const SWEEP_BATCH_SIZE = 1000
 
 /** Attempts of `updateGrantUpstream` when another writer changes the grant in between. */
 const UPDATE_ATTEMPTS = 3
-
-/** Default number of verified, decrypted grants kept in memory. */
-export const VERIFIED_GRANT_CACHE_SIZE = 10_000
 
 export interface TokenStoreSqliteOptions {
   /** Most pending authorization requests kept at once (default `MAX_PENDING_AUTH_REQUESTS`). */
@@ -269,12 +263,6 @@ const SWEEPS: ReadonlyArray<{ readonly table: string; readonly text: string; rea
 const isExpired = (expiresAt: number, now: number): boolean => now >= expiresAt
 
 const notFound: RedeemResult<never> = { _tag: "NotFound" }
-
-/** A driver failure as the store's error; the message names SQLite's error, never a value. */
-export const toStoreError = (operation: string) => (e: SqlError.SqlError): StoreError => {
-  const cause = e.cause instanceof Error ? `: ${e.cause.message}` : ""
-  return new StoreError({ operation, message: `${e.message}${cause}` })
-}
 
 // ---------------------------------------------------------------------------------------------
 
