@@ -16,9 +16,9 @@ export {
   type QueryOptions,
   type QueryResult,
   type Row,
-  type SqlUser,
   type Truncation
 } from "./services/duckdb/DuckDbSession.js"
+export type { CurrentUser, CurrentUser as SqlUser } from "./domain/oauth/Identity.js"
 export { CatalogError, EndpointCatalog } from "./services/mcp/EndpointCatalog.js"
 export { McpEndpoints, McpProtocolError, type CallContext } from "./services/mcp/McpEndpoints.js"
 export { McpServerFactory } from "./services/mcp/McpServerFactory.js"

@@ -3,6 +3,7 @@ import { Clock, Duration, Effect, Layer, Schedule } from "effect"
 import { ConfigError } from "../domain/config/ConfigError.js"
 import { DefaultSweepInterval, ProviderDisplayName } from "../domain/config/UserConfig.js"
 import { scopesSupported } from "../domain/oauth/Scopes.js"
+import { makeBearerGuard } from "../http/mcp/BearerGuard.js"
 import { makeOAuthRoutes } from "../http/oauth/OAuthRoutes.js"
 import { AppConfig } from "../services/config/AppConfig.js"
 import { AuthorizationFlow } from "../services/oauth/AuthorizationFlow.js"
@@ -137,10 +138,16 @@ const OAuthHttpOn = Layer.scoped(
     )
     return OAuthHttp.of({
       routes: (options) =>
-        makeOAuthRoutes({
-          ...options,
-          registrationsPerMinute: options.registrationsPerMinute ?? registration.rate_limit_per_minute
-        }).pipe(Effect.provide(ctx))
+        Effect.map(
+          Effect.all([
+            makeOAuthRoutes({
+              ...options,
+              registrationsPerMinute: options.registrationsPerMinute ?? registration.rate_limit_per_minute
+            }),
+            makeBearerGuard(options)
+          ]),
+          ([{ router, callbackPath }, guard]) => ({ router, guard, callbackPath })
+        ).pipe(Effect.provide(ctx))
     })
   })
 ).pipe(Layer.provide(OAuthServerFromConfig))

@@ -10,7 +10,7 @@ import { isInitializeRequest, isJSONRPCRequest, SUPPORTED_PROTOCOL_VERSIONS } fr
 import { Clock, Duration, Effect, Schedule } from "effect"
 import type { Scope } from "effect"
 import { HttpLimitDefaults } from "../../domain/config/UserConfig.js"
-import { McpServerFactory } from "../../services/mcp/McpServerFactory.js"
+import { type McpCaller, McpServerFactory } from "../../services/mcp/McpServerFactory.js"
 import { clientAddress } from "../server/ClientAddress.js"
 import { type BodyError, closeAfterAnswer, readBody } from "../server/RequestBody.js"
 
@@ -33,13 +33,6 @@ export interface McpHttpOptions {
   readonly maxBodyBytes?: number | undefined
   /** With auth off, sessions are counted per client address: the proxy's `X-Forwarded-For` when trusted. */
   readonly trustProxy?: boolean | undefined
-}
-
-/** The caller of one /mcp request, as established by the bearer check (absent: auth off). */
-export interface McpCaller {
-  readonly authInfo: AuthInfo
-  /** Stable id of the user; a session may only be used by the user who created it. */
-  readonly principal: string
 }
 
 interface Session {

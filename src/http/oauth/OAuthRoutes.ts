@@ -1,6 +1,5 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
-import { Clock, Effect, Either, Option } from "effect"
+import { Clock, Effect, Either } from "effect"
 import { validateClientMetadata } from "../../domain/oauth/ClientMetadata.js"
 import {
   InvalidClientMetadata,
@@ -14,26 +13,20 @@ import { dcrAllowedScopes, formatScopes } from "../../domain/oauth/Scopes.js"
 import { rawParamsFrom } from "../../layers/oauth/Params.js"
 import { AppConfig } from "../../services/config/AppConfig.js"
 import { AuthorizationFlow, type FlowOutcome, type RawParams } from "../../services/oauth/AuthorizationFlow.js"
-import { BearerAuth } from "../../services/oauth/BearerAuth.js"
 import { ClientRegistry } from "../../services/oauth/ClientRegistry.js"
 import { IdentityProvider } from "../../services/oauth/IdentityProvider.js"
 import { OAuthSettings } from "../../services/oauth/OAuthSettings.js"
-import { RequestLog } from "../../services/server/RequestLog.js"
+import type { OAuthHttp } from "../../services/oauth/OAuthHttp.js"
 import { TokenEndpoint } from "../../services/oauth/TokenEndpoint.js"
 import { baseUrlFor } from "../server/BaseUrl.js"
 import { renderConsentPage, renderErrorPage } from "./ConsentPage.js"
-import type { McpCaller } from "../mcp/McpHttpHandler.js"
+import { noStore, oauthError, tooManyRequests } from "./OAuthResponses.js"
 import { clientAddress } from "../server/ClientAddress.js"
 import { makeRateLimiter, type RateLimiter } from "../server/RateLimiter.js"
 import { type BodyTimeout, type BodyTooLarge, closeAfterAnswer, readBody } from "../server/RequestBody.js"
 
 const MAX_FORM_BYTES = 64 * 1024
 const FLOW_COOKIE = "mxcp_flow"
-
-const noStore = { "cache-control": "no-store", pragma: "no-cache" }
-
-export const oauthError = (error: OAuthError, headers: Record<string, string> = {}) =>
-  HttpServerResponse.unsafeJson(toOAuthErrorBody(error), { status: error.status, headers: { ...noStore, ...headers } })
 
 const PAGE_HEADERS = {
   ...noStore,
@@ -134,35 +127,17 @@ const corsPreflight = (method: "GET" | "POST") =>
     }
   })
 
-/** 429 with `Retry-After` and an RFC 6749-style body (`what`: "registrations", "token requests"...). */
-const tooManyRequests = (wait: number, what: string) =>
-  HttpServerResponse.unsafeJson(
-    {
-      error: "temporarily_unavailable",
-      error_description: `Too many ${what} from this address; retry after ${wait} seconds`
-    },
-    { status: 429, headers: { ...noStore, "retry-after": String(wait) } }
-  )
-
 const MINUTE = 60_000
 
-export interface OAuthRouteOptions {
-  /** The port the server is bound to (for BASE when no base_url is set). */
-  readonly boundPort: () => number
-  /** /register requests per client address per minute. */
-  readonly registrationsPerMinute?: number | undefined
-}
-
 /**
- * The authorization server's HTTP surface (interface.md section 3) and the bearer guard for
- * /mcp. Domain errors become RFC 6749 JSON here, and only here.
+ * The authorization server's HTTP surface (interface.md section 3). Domain errors become RFC 6749
+ * JSON here, and only here (`OAuthResponses.ts`).
  */
-export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
+export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const flow = yield* AuthorizationFlow
     const tokenEndpoint = yield* TokenEndpoint
-    const bearer = yield* BearerAuth
     const clients = yield* ClientRegistry
     const settings = yield* OAuthSettings
     const provider = yield* IdentityProvider
@@ -171,7 +146,6 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
     const authorizeLimiter = makeRateLimiter({ limit: limits.authorize, windowMs: MINUTE })
     const tokenLimiter = makeRateLimiter({ limit: limits.token, windowMs: MINUTE })
     const revokeLimiter = makeRateLimiter({ limit: limits.revoke, windowMs: MINUTE })
-    const failedBearerLimiter = makeRateLimiter({ limit: limits.failed_bearer, windowMs: MINUTE })
     const trustProxy = config.serve.trustProxy
     // The server-wide request timeout bounds every request; an OAuth body gets at most 10 s of it.
     const requestTimeout: number | undefined = config.user.transport.http.request_timeout
@@ -183,15 +157,6 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
 
     const baseOf = (request: HttpServerRequest.HttpServerRequest) =>
       baseUrlFor(config.serve, request.headers, options.boundPort())
-
-    const prmUrl = (base: string) => `${base}/.well-known/oauth-protected-resource/mcp`
-
-    // `BASE/mcp` as a URL for the SDK's AuthInfo; BASE is the same for nearly every request.
-    let lastResource: { readonly base: string; readonly url: URL } | undefined
-    const resourceUrl = (base: string): URL => {
-      if (lastResource?.base !== base) lastResource = { base, url: new URL(mcpResource(base)) }
-      return lastResource.url
-    }
 
     const authServerMetadata = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
       const base = baseOf(request)
@@ -355,77 +320,6 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
     const basicChallenge = (usedBasic: boolean): Record<string, string> =>
       usedBasic ? { "www-authenticate": 'Basic realm="mxcp"' } : {}
 
-    /** Check the bearer token of an /mcp request; the caller's identity, or the 401/403 to send. */
-    const guard = (
-      request: HttpServerRequest.HttpServerRequest
-    ): Effect.Effect<Either.Either<McpCaller, HttpServerResponse.HttpServerResponse>> =>
-      Effect.gen(function* () {
-        // An address that sent too many invalid tokens waits out its minute before any lookup.
-        // Nothing is counted yet on the usual path: skip the address and clock entirely.
-        let address: string | undefined
-        if (failedBearerLimiter.size() > 0) {
-          address = clientAddress(request, trustProxy)
-          const wait = failedBearerLimiter.blocked(address, yield* Clock.currentTimeMillis)
-          if (wait !== undefined) {
-            return Either.left<HttpServerResponse.HttpServerResponse>(tooManyRequests(wait, "requests with an invalid token"))
-          }
-        }
-        const base = baseOf(request)
-        const metadata = `resource_metadata="${prmUrl(base)}"`
-        const result = yield* Effect.either(bearer.authenticate(request.headers["authorization"], base))
-        if (Either.isLeft(result)) {
-          const e = result.left
-          if (e._tag === "InvalidToken") {
-            failedBearerLimiter.hit(address ?? clientAddress(request, trustProxy), yield* Clock.currentTimeMillis)
-          }
-          const body = e._tag === "NoToken"
-            ? { error: "invalid_request", error_description: "Authentication required" }
-            : toOAuthErrorBody(e)
-          const challenge = e._tag === "NoToken"
-            ? `Bearer ${metadata}`
-            : e._tag === "MissingScope"
-            ? `Bearer error="insufficient_scope", scope="${formatScopes(e.requiredScopes)}", ${metadata}`
-            : `Bearer error="invalid_token", error_description="${e.description.replace(/"/g, "'")}", ${metadata}`
-          return Either.left<HttpServerResponse.HttpServerResponse>(
-            HttpServerResponse.unsafeJson(body, {
-              status: e._tag === "MissingScope" ? 403 : 401,
-              headers: { "www-authenticate": challenge, ...noStore }
-            })
-          )
-        }
-        const auth = result.right
-        // Who made this request (interface.md section 7): on the request's access-log line when
-        // the HTTP server keeps one, else on a line of its own.
-        const entry = yield* Effect.serviceOption(RequestLog)
-        if (Option.isSome(entry)) {
-          entry.value.user = auth.user.username
-          entry.value.provider = auth.user.provider
-          entry.value.userId = auth.user.id
-          entry.value.name = auth.user.name
-          entry.value.email = auth.user.email
-        } else {
-          yield* Effect.logInfo("Authenticated MCP request").pipe(
-            Effect.annotateLogs({
-              username: auth.user.username,
-              user_id: auth.user.id,
-              provider: auth.user.provider,
-              name: auth.user.name,
-              email: auth.user.email
-            })
-          )
-        }
-        const authInfo: AuthInfo = {
-          // The SDK wants the token string; it is never logged or sent anywhere by us.
-          token: "[bearer]",
-          clientId: auth.clientId,
-          scopes: [...auth.scopes],
-          expiresAt: Math.floor(auth.expiresAt / 1000),
-          resource: resourceUrl(base),
-          extra: { user: auth.sqlUser }
-        }
-        return Either.right({ authInfo, principal: auth.principal } satisfies McpCaller)
-      })
-
     // Metadata, /register, /token and /revoke answer browsers of any origin (K11); /authorize,
     // /consent and the callback are navigations of the user's own browser and never do.
     const router = HttpRouter.empty.pipe(
@@ -446,7 +340,7 @@ export const makeOAuthRoutes = (options: OAuthRouteOptions) =>
       HttpRouter.post("/revoke", withCors(tokenRoute("revoke"))),
       HttpRouter.options("/revoke", corsPreflight("POST"))
     )
-    return { router, guard, callbackPath: provider.callbackPath }
+    return { router, callbackPath: provider.callbackPath }
   })
 
 export type OAuthRoutes = Effect.Effect.Success<ReturnType<typeof makeOAuthRoutes>>

@@ -4,7 +4,7 @@ import { Cause, Context, Effect, Either } from "effect"
 import { AppConfig, type ServeSettings } from "../../services/config/AppConfig.js"
 import { baseUrlFor } from "./BaseUrl.js"
 import type { McpHttpHandler } from "../mcp/McpHttpHandler.js"
-import type { OAuthRoutes } from "../oauth/OAuthRoutes.js"
+import type { OAuthHttp } from "../../services/oauth/OAuthHttp.js"
 import { makeRequestChecks, type RequestChecks } from "./HostChecks.js"
 import { bodyLeftUnread, closeAfterAnswer } from "./RequestBody.js"
 
@@ -114,7 +114,7 @@ const sample = (value: string | undefined) => (value === undefined ? "(none)" : 
  * nothing here ever answers with a stack trace. Reads `AppConfig` (transport settings) from the
  * serving context.
  */
-export const makeHttpApp = (mcp: McpHttpHandler, oauth: OAuthRoutes | undefined) => {
+export const makeHttpApp = (mcp: McpHttpHandler, oauth: OAuthHttp.Routes | undefined) => {
   const mcpRoute = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
     oauth === undefined
       ? mcp.handle(request, undefined)

@@ -12,12 +12,13 @@ import type {
   ResourceDefinition,
   ToolDefinition
 } from "../../domain/mcp/Endpoint.js"
+import type { CurrentUser } from "../../domain/oauth/Identity.js"
 import { shapeResult, validateArguments } from "../../domain/mcp/Parameters.js"
 import { renderPrompt } from "../../domain/mcp/PromptTemplate.js"
 import { matchUri, templateVariables } from "../../domain/mcp/UriTemplate.js"
 import { AppConfig } from "../../services/config/AppConfig.js"
 import { DuckDbSession } from "../../services/duckdb/DuckDbSession.js"
-import type { FreeFormOptions, QueryOptions, QueryResult, SqlUser, Truncation } from "../../services/duckdb/DuckDbSession.js"
+import type { FreeFormOptions, QueryOptions, QueryResult, Truncation } from "../../services/duckdb/DuckDbSession.js"
 import { EndpointCatalog } from "../../services/mcp/EndpointCatalog.js"
 import {
   type CallContext,
@@ -37,7 +38,7 @@ const invalidParams = (message: string) => new McpProtocolError({ code: JsonRpcC
 const toolError = (text: string): ToolResult => ({ content: [{ type: "text", text }], isError: true })
 
 /** Never let the user's upstream token leak through an error message. */
-const redact = (message: string, user: SqlUser | undefined): string =>
+const redact = (message: string, user: CurrentUser | undefined): string =>
   user !== undefined && user.externalToken.length >= 4 ? message.split(user.externalToken).join("[REDACTED]") : message
 
 /**
@@ -124,7 +125,7 @@ ORDER BY ordinal_position`
 const textOf = (value: unknown): string => JSON.stringify(value ?? null)
 
 /** Who runs a query, for fair sharing of the DuckDB pool: the user, or nobody in particular. */
-const principalOf = (user: SqlUser | undefined): string | undefined =>
+const principalOf = (user: CurrentUser | undefined): string | undefined =>
   user === undefined ? undefined : `${user.provider}:${user.username}`
 
 const truncationNote = (t: Truncation): string =>

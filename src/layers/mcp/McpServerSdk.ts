@@ -12,7 +12,7 @@ import {
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
 import { Cause, Effect, Exit, Layer, Option, Runtime } from "effect"
 import { z } from "zod"
-import type { SqlUser } from "../../services/duckdb/DuckDbSession.js"
+import { currentUserOf } from "../../http/mcp/SdkAuthInfo.js"
 import { JsonRpcCode, McpEndpoints, type CallContext } from "../../services/mcp/McpEndpoints.js"
 import { McpServerFactory } from "../../services/mcp/McpServerFactory.js"
 
@@ -22,12 +22,6 @@ export const SERVER_VERSION = "0.1.0"
 /** A request schema that fixes only the method; the parameters are checked by the handler. */
 const methodOnly = <M extends string>(method: M) =>
   z.looseObject({ method: z.literal(method), params: z.unknown().optional() })
-
-/** The user an authenticated transport attached to the request (see the /mcp bearer check). */
-export const userFromAuthInfo = (authInfo: AuthInfo | undefined): SqlUser | undefined => {
-  const user = authInfo?.extra?.["user"]
-  return user !== null && typeof user === "object" ? (user as SqlUser) : undefined
-}
 
 /**
  * Wire an SDK server's low-level handlers to McpEndpoints. Each handler runs its Effect on the
@@ -48,7 +42,7 @@ export const makeSdkServer = (endpoints: McpEndpoints.Shape, runtime: Runtime.Ru
     await Runtime.runPromise(runtime)(Effect.logError("MCP handler defect", exit.cause))
     throw new McpError(JsonRpcCode.InternalError, "Internal error")
   }
-  const ctxOf = (extra: { authInfo?: AuthInfo | undefined }): CallContext => ({ user: userFromAuthInfo(extra.authInfo) })
+  const ctxOf = (extra: { authInfo?: AuthInfo | undefined }): CallContext => ({ user: currentUserOf(extra.authInfo) })
 
   // The SDK parses a request against the schema a handler is registered with before calling it,
   // and reports a mismatch as -32603 (internal error). Requests with parameters are registered

@@ -1,21 +1,14 @@
 import { Context, Schema } from "effect"
 import type { Effect } from "effect"
+import type { CurrentUser } from "../../domain/oauth/Identity.js"
 
 /** A JSON-safe value as produced from a DuckDB result cell. */
 export type JsonValue = null | boolean | number | string | ReadonlyArray<JsonValue> | { readonly [k: string]: JsonValue }
 export type Row = { readonly [column: string]: JsonValue }
 
-/** The identity visible to SQL through get_username() and friends. */
-export interface SqlUser {
-  readonly username: string
-  readonly email: string
-  readonly provider: string
-  readonly externalToken: string
-}
-
 export interface QueryOptions {
   /** The user whose request runs this query; absent means every user function returns ''. */
-  readonly user?: SqlUser | undefined
+  readonly user?: CurrentUser | undefined
   /** When false, get_user_external_token() returns '' for this query (free-form SQL tools). */
   readonly exposeExternalToken?: boolean | undefined
   /** Overrides the session's default timeout (it covers waiting for a connection too). */

@@ -1,6 +1,6 @@
 import { Context, Schema } from "effect"
 import type { Effect } from "effect"
-import type { SqlUser } from "../duckdb/DuckDbSession.js"
+import type { CurrentUser } from "../../domain/oauth/Identity.js"
 
 /** JSON-RPC error codes used for MCP protocol-level failures. */
 export const JsonRpcCode = {
@@ -17,7 +17,7 @@ export class McpProtocolError extends Schema.TaggedError<McpProtocolError>()("Mc
 
 /** Who is calling: the authenticated user, or none when auth is off. */
 export interface CallContext {
-  readonly user?: SqlUser | undefined
+  readonly user?: CurrentUser | undefined
 }
 
 export interface ToolInfo {

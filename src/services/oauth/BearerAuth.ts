@@ -1,13 +1,11 @@
 import { Context } from "effect"
 import type { Effect } from "effect"
 import type { InvalidToken, MissingScope } from "../../domain/oauth/Errors.js"
-import type { UserProfile } from "../../domain/oauth/Identity.js"
-import type { SqlUser } from "../duckdb/DuckDbSession.js"
+import type { CurrentUser } from "../../domain/oauth/Identity.js"
 
 export interface Authenticated {
-  readonly user: UserProfile
-  /** What SQL sees through get_username() and friends (upstream token refreshed if needed). */
-  readonly sqlUser: SqlUser
+  /** Who made the request: what the endpoints and SQL see (upstream token refreshed if needed). */
+  readonly user: CurrentUser
   readonly clientId: string
   readonly scopes: ReadonlyArray<string>
   /** Stable id of the user: an MCP session is only usable by the principal that created it. */
