@@ -1,18 +1,26 @@
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Either } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse, type UrlParams } from "@effect/platform"
+import { Clock, Effect, Either, Schema } from "effect"
 import { validateClientMetadata } from "../../domain/oauth/ClientMetadata.js"
 import {
   InvalidClientMetadata,
   InvalidRequest,
   type OAuthError,
   TemporarilyUnavailable,
-  toOAuthErrorBody
+  toOAuthErrorBody,
+  UnsupportedGrantType
 } from "../../domain/oauth/Errors.js"
+import {
+  AuthorizeRequest,
+  CallbackQuery,
+  ClientForm,
+  ConsentForm,
+  RevocationForm,
+  TokenGrant
+} from "../../domain/oauth/Requests.js"
 import { mcpResource } from "../../domain/oauth/Resource.js"
 import { dcrAllowedScopes, formatScopes } from "../../domain/oauth/Scopes.js"
-import { rawParamsFrom } from "../../layers/oauth/Params.js"
 import { AppConfig } from "../../services/config/AppConfig.js"
-import { AuthorizationFlow, type FlowOutcome, type RawParams } from "../../services/oauth/AuthorizationFlow.js"
+import { AuthorizationFlow, type FlowContext, type FlowOutcome } from "../../services/oauth/AuthorizationFlow.js"
 import { ClientRegistry } from "../../services/oauth/ClientRegistry.js"
 import { IdentityProvider } from "../../services/oauth/IdentityProvider.js"
 import { OAuthSettings } from "../../services/oauth/OAuthSettings.js"
@@ -20,13 +28,12 @@ import type { OAuthHttp } from "../../services/oauth/OAuthHttp.js"
 import { TokenEndpoint } from "../../services/oauth/TokenEndpoint.js"
 import { baseUrlFor } from "../server/BaseUrl.js"
 import { renderConsentPage, renderErrorPage } from "./ConsentPage.js"
+import { clientCredentials, triesBasic } from "./ClientAuthentication.js"
+import { decodeParams, decodeSingle, formParams, queryParams, readText, singleValued } from "./OAuthParams.js"
 import { noStore, oauthError, tooManyRequests } from "./OAuthResponses.js"
 import { clientAddress } from "../server/ClientAddress.js"
 import { makeRateLimiter, type RateLimiter } from "../server/RateLimiter.js"
-import { type BodyTimeout, type BodyTooLarge, closeAfterAnswer, readBody } from "../server/RequestBody.js"
-
-const MAX_FORM_BYTES = 64 * 1024
-const FLOW_COOKIE = "mxcp_flow"
+import { type BodyTimeout, type BodyTooLarge, closeAfterAnswer } from "../server/RequestBody.js"
 
 const PAGE_HEADERS = {
   ...noStore,
@@ -39,37 +46,19 @@ const PAGE_HEADERS = {
 const html = (status: number, body: string, headers: Record<string, string> = {}) =>
   HttpServerResponse.text(body, { status, contentType: "text/html; charset=utf-8", headers: { ...PAGE_HEADERS, ...headers } })
 
-const cookieName = (base: string) => (base.startsWith("https:") ? `__Host-${FLOW_COOKIE}` : FLOW_COOKIE)
+const FLOW_COOKIE = "mxcp_flow"
 
-const setCookieHeader = (base: string, value: string) => {
-  const secure = base.startsWith("https:")
-  return `${cookieName(base)}=${value}; Path=/; Max-Age=600; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`
-}
+/** The cookie that binds a flow to the browser that started it: `__Host-` and Secure behind https. */
+const flowCookieName = (base: string) => (base.startsWith("https:") ? `__Host-${FLOW_COOKIE}` : FLOW_COOKIE)
 
-const readCookie = (header: string | undefined, name: string): string | undefined => {
-  if (header === undefined) return undefined
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=")
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
-  }
-  return undefined
-}
-
-/** The body of a form or JSON POST as text: at most `MAX_FORM_BYTES`, within `timeoutMs` (K1, K10). */
-const readText = (request: HttpServerRequest.HttpServerRequest, timeoutMs: number) =>
-  readBody(request, { maxBytes: MAX_FORM_BYTES, timeoutMs }).pipe(
-    Effect.map((bytes) => bytes.toString("utf8")),
-    Effect.catchTag("BodyUnreadable", () => Effect.fail(new InvalidRequest({ description: "The request body could not be read" })))
-  )
-
-/** The body of a form POST, size-bounded; anything else is an `invalid_request`. */
-const readForm = (request: HttpServerRequest.HttpServerRequest, timeoutMs: number) =>
-  Effect.gen(function* () {
-    const type = request.headers["content-type"] ?? ""
-    if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
-      return yield* Effect.fail(new InvalidRequest({ description: "The body must be application/x-www-form-urlencoded" }))
-    }
-    return rawParamsFrom(new URLSearchParams(yield* readText(request, timeoutMs)))
+/** `response` setting the binding cookie; its value is a base64url token (minted here, or checked). */
+const withFlowCookie = (response: HttpServerResponse.HttpServerResponse, base: string, value: string) =>
+  HttpServerResponse.unsafeSetCookie(response, flowCookieName(base), value, {
+    path: "/",
+    maxAge: "10 minutes",
+    httpOnly: true,
+    sameSite: "lax",
+    secure: base.startsWith("https:")
   })
 
 /**
@@ -93,10 +82,38 @@ const bodyRefused = (request: HttpServerRequest.HttpServerRequest, error: BodyTo
 /** Seconds a client has to send the body of an OAuth request (forms and registrations are small). */
 const FORM_TIMEOUT_SECONDS = 10
 
-const queryOf = (request: HttpServerRequest.HttpServerRequest): RawParams => {
-  const q = request.url.indexOf("?")
-  return rawParamsFrom(new URLSearchParams(q < 0 ? "" : request.url.slice(q + 1)))
+/** A refused `/token` or `/revoke` request; `clientAuth`: the client's authentication failed. */
+interface Refusal {
+  readonly error: OAuthError
+  readonly clientAuth: boolean
 }
+
+const refusal = (clientAuth: boolean) => (error: OAuthError): Refusal => ({ error, clientAuth })
+
+/** The grant of a `/token` form, by `grant_type`. */
+const tokenGrant = (params: Readonly<Record<string, string>>): Effect.Effect<TokenGrant, OAuthError> => {
+  const grantType = params["grant_type"]
+  if (grantType === undefined || grantType === "") {
+    return Effect.fail(new InvalidRequest({ description: "grant_type is required" }))
+  }
+  return Effect.mapError(
+    Schema.decodeUnknown(TokenGrant)(params),
+    () => new UnsupportedGrantType({ description: `grant_type ${grantType.slice(0, 40)} is not supported` })
+  )
+}
+
+const authorizeParams = decodeParams(AuthorizeRequest)
+const consentParams = decodeParams(ConsentForm)
+const callbackParams = decodeParams(CallbackQuery)
+const clientForm = decodeSingle(ClientForm)
+const revocationForm = decodeSingle(RevocationForm)
+
+/** The client's credentials, from the header and the already single-valued form. */
+const credentialsOf = (authorization: string | undefined, params: Readonly<Record<string, string>>) =>
+  Effect.flatMap(clientForm(params), (form) => Either.match(clientCredentials(authorization, form), {
+    onLeft: (error) => Effect.fail<OAuthError>(error),
+    onRight: Effect.succeed
+  }))
 
 // ---------------------------------------------------------------------------
 // CORS (security checklist K11)
@@ -257,22 +274,19 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
           const body = toOAuthErrorBody(outcome.error)
           return html(outcome.error.status, renderErrorPage("Authorization failed", `${body.error}: ${body.error_description}`))
         }
-        case "Redirect":
-          return HttpServerResponse.empty({
-            status: 302,
-            headers: {
-              ...noStore,
-              location: outcome.location,
-              ...(outcome.bindingCookie === undefined ? {} : { "set-cookie": setCookieHeader(base, outcome.bindingCookie) })
-            }
-          })
+        case "Redirect": {
+          const redirect = HttpServerResponse.empty({ status: 302, headers: { ...noStore, location: outcome.location } })
+          return outcome.bindingCookie === undefined ? redirect : withFlowCookie(redirect, base, outcome.bindingCookie)
+        }
         case "ConsentPage":
-          return html(200, renderConsentPage(outcome.page), { "set-cookie": setCookieHeader(base, outcome.bindingCookie) })
+          return withFlowCookie(html(200, renderConsentPage(outcome.page)), base, outcome.bindingCookie)
       }
     }
 
-    const flowRoute = (
-      run: (params: RawParams, ctx: { base: string; bindingCookie: string | undefined }) => Effect.Effect<FlowOutcome>,
+    /** A step of the browser flow: its parameters decoded from the query or the form, then `run`. */
+    const flowRoute = <A>(
+      decode: (params: UrlParams.UrlParams) => Effect.Effect<A, InvalidRequest>,
+      run: (request: A, ctx: FlowContext) => Effect.Effect<FlowOutcome>,
       source: "query" | "form",
       limiter?: RateLimiter
     ) =>
@@ -286,14 +300,39 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
           return html(429, page, { "retry-after": String(wait) })
         }
         const base = baseOf(request)
-        const params = source === "query" ? Either.right(queryOf(request)) : yield* Effect.either(readForm(request, formTimeoutMs))
+        const params = source === "query" ? Either.right(queryParams(request)) : yield* Effect.either(formParams(request, formTimeoutMs))
         if (Either.isLeft(params)) {
           const e = params.left
           return e._tag === "InvalidRequest" ? respond({ _tag: "DirectError", error: e }, base, request) : yield* bodyRefused(request, e)
         }
-        const bindingCookie = readCookie(request.headers["cookie"], cookieName(base))
-        const outcome = yield* run(params.right, { base, bindingCookie })
+        const decoded = yield* Effect.either(decode(params.right))
+        if (Either.isLeft(decoded)) return respond({ _tag: "DirectError", error: decoded.left }, base, request)
+        const outcome = yield* run(decoded.right, { base, bindingCookie: request.cookies[flowCookieName(base)] })
         return respond(outcome, base, request)
+      })
+
+    /** `/token`: the grant, then the client's credentials, then the token endpoint. */
+    const token = (params: UrlParams.UrlParams, authorization: string | undefined, base: string) =>
+      Effect.gen(function* () {
+        const single = yield* Effect.mapError(singleValued(params), refusal(false))
+        const grant = yield* Effect.mapError(tokenGrant(single), refusal(false))
+        const client = yield* Effect.mapError(credentialsOf(authorization, single), refusal(true))
+        const body = yield* tokenEndpoint.token({ grant, client }, { base }).pipe(
+          Effect.mapError((error) => refusal(error._tag === "InvalidClient")(error))
+        )
+        return HttpServerResponse.unsafeJson(body, { headers: noStore })
+      })
+
+    /** `/revoke`: the client's credentials, then the token to revoke. */
+    const revoke = (params: UrlParams.UrlParams, authorization: string | undefined, base: string) =>
+      Effect.gen(function* () {
+        const single = yield* Effect.mapError(singleValued(params), refusal(false))
+        const client = yield* Effect.mapError(credentialsOf(authorization, single), refusal(true))
+        const form = yield* Effect.mapError(revocationForm(single), refusal(false))
+        yield* tokenEndpoint.revoke({ form, client }, { base }).pipe(
+          Effect.mapError((error) => refusal(error._tag === "InvalidClient")(error))
+        )
+        return HttpServerResponse.empty({ status: 200, headers: noStore })
       })
 
     const tokenRoute = (kind: "token" | "revoke") =>
@@ -302,23 +341,15 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
         const wait = yield* overLimit(kind === "token" ? tokenLimiter : revokeLimiter, request)
         if (wait !== undefined) return tooManyRequests(wait, kind === "token" ? "token requests" : "revocation requests")
         const base = baseOf(request)
-        const form = yield* Effect.either(readForm(request, formTimeoutMs))
+        const form = yield* Effect.either(formParams(request, formTimeoutMs))
         if (Either.isLeft(form)) return form.left._tag === "InvalidRequest" ? oauthError(form.left) : yield* bodyRefused(request, form.left)
-        const ctx = { base, authorization: request.headers["authorization"] }
-        if (kind === "revoke") {
-          return yield* tokenEndpoint.revoke(form.right, ctx).pipe(
-            Effect.as(HttpServerResponse.empty({ status: 200, headers: noStore })),
-            Effect.catchAll((f) => Effect.succeed(oauthError(f.error, basicChallenge(f.usedBasic))))
-          )
-        }
-        return yield* tokenEndpoint.token(form.right, ctx).pipe(
-          Effect.map((body) => HttpServerResponse.unsafeJson(body, { headers: noStore })),
-          Effect.catchAll((f) => Effect.succeed(oauthError(f.error, basicChallenge(f.usedBasic))))
+        const authorization = request.headers["authorization"]
+        // RFC 6749 5.2: a client that tried HTTP Basic and failed to authenticate gets the challenge.
+        const challenge = triesBasic(authorization) ? { "www-authenticate": 'Basic realm="mxcp"' } : {}
+        return yield* (kind === "token" ? token : revoke)(form.right, authorization, base).pipe(
+          Effect.catchAll((f) => Effect.succeed(oauthError(f.error, f.clientAuth ? challenge : {})))
         )
       })
-
-    const basicChallenge = (usedBasic: boolean): Record<string, string> =>
-      usedBasic ? { "www-authenticate": 'Basic realm="mxcp"' } : {}
 
     // Metadata, /register, /token and /revoke answer browsers of any origin (K11); /authorize,
     // /consent and the callback are navigations of the user's own browser and never do.
@@ -331,10 +362,10 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
       HttpRouter.options("/.well-known/oauth-protected-resource/mcp", corsPreflight("GET")),
       HttpRouter.post("/register", withCors(register)),
       HttpRouter.options("/register", corsPreflight("POST")),
-      HttpRouter.get("/authorize", flowRoute(flow.authorize, "query", authorizeLimiter)),
-      HttpRouter.post("/authorize", flowRoute(flow.authorize, "form", authorizeLimiter)),
-      HttpRouter.post("/consent", flowRoute(flow.consent, "form")),
-      HttpRouter.get(provider.callbackPath as HttpRouter.PathInput, flowRoute(flow.callback, "query")),
+      HttpRouter.get("/authorize", flowRoute(authorizeParams, flow.authorize, "query", authorizeLimiter)),
+      HttpRouter.post("/authorize", flowRoute(authorizeParams, flow.authorize, "form", authorizeLimiter)),
+      HttpRouter.post("/consent", flowRoute(consentParams, flow.consent, "form")),
+      HttpRouter.get(provider.callbackPath as HttpRouter.PathInput, flowRoute(callbackParams, flow.callback, "query")),
       HttpRouter.post("/token", withCors(tokenRoute("token"))),
       HttpRouter.options("/token", corsPreflight("POST")),
       HttpRouter.post("/revoke", withCors(tokenRoute("revoke"))),

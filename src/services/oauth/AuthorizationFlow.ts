@@ -1,6 +1,7 @@
 import { Context } from "effect"
 import type { Effect } from "effect"
 import type { OAuthError } from "../../domain/oauth/Errors.js"
+import type { AuthorizeRequest, CallbackQuery, ConsentForm } from "../../domain/oauth/Requests.js"
 
 /** Request facts the flow needs besides the parameters. */
 export interface FlowContext {
@@ -9,9 +10,6 @@ export interface FlowContext {
   /** Value of the browser-binding cookie, if the browser sent one. */
   readonly bindingCookie: string | undefined
 }
-
-/** Parameters as received: each name with every value it was given (to detect repeats). */
-export type RawParams = ReadonlyMap<string, ReadonlyArray<string>>
 
 export interface ConsentPageData {
   readonly flowId: string
@@ -34,11 +32,11 @@ export type FlowOutcome =
 export declare namespace AuthorizationFlow {
   export interface Shape {
     /** `/authorize` (GET query or POST form). */
-    readonly authorize: (params: RawParams, ctx: FlowContext) => Effect.Effect<FlowOutcome>
+    readonly authorize: (request: AuthorizeRequest, ctx: FlowContext) => Effect.Effect<FlowOutcome>
     /** `/consent` form post. */
-    readonly consent: (form: RawParams, ctx: FlowContext) => Effect.Effect<FlowOutcome>
+    readonly consent: (form: ConsentForm, ctx: FlowContext) => Effect.Effect<FlowOutcome>
     /** The upstream provider's redirect back to `<callback_path>`. */
-    readonly callback: (query: RawParams, ctx: FlowContext) => Effect.Effect<FlowOutcome>
+    readonly callback: (query: CallbackQuery, ctx: FlowContext) => Effect.Effect<FlowOutcome>
   }
 }
 

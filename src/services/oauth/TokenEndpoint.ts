@@ -1,7 +1,7 @@
 import { Context } from "effect"
 import type { Effect } from "effect"
 import type { OAuthError } from "../../domain/oauth/Errors.js"
-import type { RawParams } from "./AuthorizationFlow.js"
+import type { RevocationRequest, TokenRequest } from "../../domain/oauth/Requests.js"
 
 export interface TokenResponse {
   readonly access_token: string
@@ -11,25 +11,21 @@ export interface TokenResponse {
   readonly refresh_token?: string | undefined
 }
 
-/** How the client authenticated, for error responses (`WWW-Authenticate: Basic` after Basic). */
+/** Request facts the endpoints need besides the request itself. */
 export interface TokenRequestContext {
+  /** External base URL (no trailing slash). */
   readonly base: string
-  /** The raw `Authorization` header, if any. */
-  readonly authorization: string | undefined
-}
-
-/** A token endpoint error plus whether the client tried HTTP Basic authentication. */
-export interface TokenEndpointFailure {
-  readonly error: OAuthError
-  readonly usedBasic: boolean
 }
 
 export declare namespace TokenEndpoint {
   export interface Shape {
-    /** `/token`: `authorization_code` and `refresh_token` grants. */
-    readonly token: (form: RawParams, ctx: TokenRequestContext) => Effect.Effect<TokenResponse, TokenEndpointFailure>
+    /**
+     * `/token`: `authorization_code` and `refresh_token` grants. The client is authenticated
+     * first (`InvalidClient` when that fails), without touching any code or token.
+     */
+    readonly token: (request: TokenRequest, ctx: TokenRequestContext) => Effect.Effect<TokenResponse, OAuthError>
     /** `/revoke` (RFC 7009): unknown or foreign tokens are a silent success. */
-    readonly revoke: (form: RawParams, ctx: TokenRequestContext) => Effect.Effect<void, TokenEndpointFailure>
+    readonly revoke: (request: RevocationRequest, ctx: TokenRequestContext) => Effect.Effect<void, OAuthError>
   }
 }
 
