@@ -1,3 +1,5 @@
+// Hand-written on purpose: @effect/experimental's RateLimiter cannot tell whether a key is blocked
+// without counting a hit, and the failed-bearer limit counts failures only (`blocked`, then `hit`).
 /**
  * A fixed-window counter per key (a client address), bounded in memory.
  *

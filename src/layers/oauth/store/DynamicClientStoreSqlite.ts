@@ -18,7 +18,7 @@ import { Data, Effect, Option } from "effect"
 import type { OAuthClient } from "../../../domain/oauth/Records.js"
 import type { DynamicClientStore, InsertLimits, InsertOutcome } from "./DynamicClientStore.js"
 import { OAuthDatabase, toStoreError } from "./OAuthDatabase.js"
-import { type ClientRow, decodeClient, encodeClient } from "./Rows.js"
+import { type ClientRow, ClientRows } from "./SealedRows.js"
 import { methodFn } from "../../server/Tracing.js"
 
 /** Rolls `insert`'s transaction back when the cap cannot be kept. */
@@ -33,7 +33,7 @@ export const DynamicClientStoreSqlite: Effect.Effect<DynamicClientStore, never, 
       const rows = yield* sql<ClientRow>`SELECT * FROM dynamic_clients WHERE client_id = ${clientId}`
       const row = rows[0]
       if (row === undefined) return Option.none<OAuthClient>()
-      const client = decodeClient(box, row)
+      const client = ClientRows.decode(box, row)
       if (client === undefined) {
         yield* Effect.logWarning("A stored client could not be verified (tampered, or written under another key); ignored").pipe(
           Effect.annotateLogs({ client_id: clientId })
@@ -47,7 +47,7 @@ export const DynamicClientStoreSqlite: Effect.Effect<DynamicClientStore, never, 
 
   const put = fn("DynamicClientStoreSqlite.put")(
     function* (client: OAuthClient) {
-      yield* sql`INSERT OR REPLACE INTO dynamic_clients ${sql.insert({ ...encodeClient(box, client) })}`
+      yield* sql`INSERT OR REPLACE INTO dynamic_clients ${sql.insert({ ...ClientRows.encode(box, client) })}`
     },
     Effect.mapError(toStoreError("putClient"))
   )
@@ -64,7 +64,7 @@ export const DynamicClientStoreSqlite: Effect.Effect<DynamicClientStore, never, 
     function* (client: OAuthClient, limits: InsertLimits) {
       const inserted = yield* sql.withTransaction(
         Effect.gen(function* () {
-          yield* sql`INSERT INTO dynamic_clients ${sql.insert({ ...encodeClient(box, client) })}`
+          yield* sql`INSERT INTO dynamic_clients ${sql.insert({ ...ClientRows.encode(box, client) })}`
           const stored = yield* countNow
           if (stored <= limits.max) return { _tag: "Inserted", evicted: 0 } satisfies InsertOutcome
           const evicted = yield* sql`DELETE FROM dynamic_clients WHERE client_id IN (

@@ -7,7 +7,7 @@
  * - At rest: tokens, codes and the upstream state exist only as the SHA-256 hashes the callers
  *   pass in (primary keys: a lookup is one B-tree search). The upstream access and refresh
  *   tokens, the upstream PKCE verifier and the client's `state` are sealed with AES-256-GCM;
- *   every row carries a MAC and the id of the key (`persistence/Rows.ts`, `SecretBox.ts`).
+ *   every row carries a MAC and the id of the key (`SealedRows.ts`, `SecretBox.ts`).
  * - A row that does not verify (tampered, moved, or written under another key) is never served:
  *   a token or code row is deleted and treated as absent; an unreadable grant is revoked (its
  *   codes and tokens deleted), which ends that one session (checklist G55, G56).
@@ -42,12 +42,13 @@
  *   the grant row to the next `getGrant` of the same fiber (a fiber-local slot, consumed by that
  *   call, cleared by that fiber's writes to grants, never inherited by child fibers), so the
  *   pair costs one statement and sees one consistent snapshot; and verifying and decrypting a grant costs more than reading it, so
- *   verified grants are kept in a bounded LRU keyed by grant id and row MAC: only a row with
+ *   verified grants are kept in effect's `Cache` (bounded, least recently used out first), keyed by
+ *   grant id and checked against the row MAC: only a row with
  *   exactly that content (any update re-seals and changes the MAC) is served from it. The
  *   decrypted upstream tokens it holds are what the memory store holds anyway.
  */
 import type { SqlError } from "@effect/sql"
-import { Effect, FiberRef, Layer, Option } from "effect"
+import { Cache, Duration, Effect, Equal, FiberRef, Hash, Layer, Option } from "effect"
 import type { UpstreamTokens } from "../../../domain/oauth/Identity.js"
 import type {
   AccessTokenRecord,
@@ -62,29 +63,51 @@ import { type RotateOptions, StoreError, type SuccessorTokens, TokenStore } from
 import { OAuthDatabase, toStoreError } from "./OAuthDatabase.js"
 import {
   type AccessTokenRow,
+  AccessTokenRows,
   type AuthRequestRow,
-  codeRowVerifies,
-  decodeAccessToken,
-  decodeAuthRequest,
-  decodeCode,
-  decodeGrant,
-  decodeRefreshToken,
-  encodeAccessToken,
-  encodeAuthRequest,
-  encodeCode,
-  encodeGrant,
-  encodeRefreshToken,
-  grantRowVerifies,
+  AuthRequestRows,
+  CodeRows,
+  GrantRows,
+  RefreshTokenRows,
   type StoredCodeRow,
   type StoredGrantRow,
   type StoredRefreshTokenRow,
   withUpstream
-} from "./Rows.js"
+} from "./SealedRows.js"
 import { EMPTY_GRANT_GRACE_MS, MAX_PENDING_AUTH_REQUESTS, SWEEP_BATCH_SIZE, VERIFIED_GRANT_CACHE_SIZE } from "./StoreLimits.js"
 import { methodFn } from "../../server/Tracing.js"
 
 /** Attempts of `updateGrantUpstream` when another writer changes the grant in between. */
 const UPDATE_ATTEMPTS = 3
+
+/** A grant row as the key of its verified record: keys are equal by grant id; the row rides along for the lookup. */
+class GrantKey implements Equal.Equal {
+  #row: StoredGrantRow | undefined
+  constructor(readonly id: string, row: StoredGrantRow | undefined) {
+    this.#row = row
+  }
+  /** The row, once (the cache keeps the key: it need not keep the row's sealed columns too). */
+  take(): StoredGrantRow | undefined {
+    const row = this.#row
+    this.#row = undefined
+    return row
+  }
+  [Equal.symbol](that: Equal.Equal): boolean {
+    return that instanceof GrantKey && that.id === this.id
+  }
+  [Hash.symbol](): number {
+    return Hash.string(this.id)
+  }
+}
+
+interface VerifiedGrant {
+  /** The MAC (base64) of the row it was decoded from. */
+  readonly mac: string
+  /** Undefined when that row did not verify. */
+  readonly grant: GrantRecord | undefined
+}
+
+const macOf = (row: StoredGrantRow): string => Buffer.from(row.mac).toString("base64")
 
 export interface TokenStoreSqliteOptions {
   /** Most pending authorization requests kept at once (default `MAX_PENDING_AUTH_REQUESTS`). */
@@ -280,26 +303,38 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
     const batch = Math.max(1, options.sweepBatchSize ?? SWEEP_BATCH_SIZE)
     const cacheSize = Math.max(0, options.verifiedGrantCacheSize ?? VERIFIED_GRANT_CACHE_SIZE)
 
-    /** Verified grants by id, with the MAC of the row they were decoded from; Map order is recency. */
-    const verified = new Map<string, { readonly mac: string; readonly grant: GrantRecord }>()
-    const decodeGrantCached = (row: StoredGrantRow): GrantRecord | undefined => {
-      const mac = Buffer.from(row.mac).toString("base64")
-      const hit = verified.get(row.id)
-      verified.delete(row.id)
-      if (hit !== undefined && hit.mac === mac) {
-        verified.set(row.id, hit)
+    // Verified grants by id, with the MAC of the row they were decoded from (effect's Cache: at
+    // most `cacheSize`, the least recently used go first). The lookup verifies and decrypts the
+    // row its key carries; a row with another MAC (updated since) is verified afresh.
+    const verified = yield* Cache.make({
+      capacity: Math.max(1, cacheSize),
+      timeToLive: Duration.infinity,
+      lookup: (key: GrantKey) =>
+        Effect.sync((): VerifiedGrant => {
+          const row = key.take()
+          return row === undefined ? { mac: "", grant: undefined } : { mac: macOf(row), grant: GrantRows.decode(box, row) }
+        })
+    })
+    const forgetVerified = (id: string) => verified.invalidate(new GrantKey(id, undefined))
+
+    /** The grant of `row`, verified and decrypted once per row content (grant id and MAC). */
+    const decodeGrantCached = (row: StoredGrantRow): Effect.Effect<GrantRecord | undefined> => {
+      if (cacheSize === 0) return Effect.sync(() => GrantRows.decode(box, row))
+      return Effect.gen(function* () {
+        const mac = macOf(row)
+        let hit = yield* verified.get(new GrantKey(row.id, row))
+        if (hit.mac !== mac) {
+          yield* forgetVerified(row.id)
+          hit = yield* verified.get(new GrantKey(row.id, row))
+        }
+        if (hit.grant === undefined || hit.mac !== mac) {
+          // A row that does not verify is not kept; another version put in meanwhile is left alone.
+          if (hit.grant === undefined) yield* forgetVerified(row.id)
+          return hit.mac === mac ? undefined : GrantRows.decode(box, row)
+        }
         const revoked = row.revoked !== 0
         return hit.grant.revoked === revoked ? hit.grant : { ...hit.grant, revoked }
-      }
-      const grant = decodeGrant(box, row)
-      if (grant !== undefined && cacheSize > 0) {
-        verified.set(row.id, { mac, grant })
-        if (verified.size > cacheSize) {
-          const oldest = verified.keys().next()
-          if (oldest.done !== true) verified.delete(oldest.value)
-        }
-      }
-      return grant
+      })
     }
 
     const unreadable = (table: string) =>
@@ -320,13 +355,13 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
           yield* sql`DELETE FROM access_tokens WHERE grant_id = ${id}`
           yield* sql`DELETE FROM refresh_tokens WHERE grant_id = ${id}`
         })
-      ).pipe(Effect.ensuring(Effect.sync(() => verified.delete(id))))
+      ).pipe(Effect.ensuring(forgetVerified(id)))
 
     // -- authorization requests -------------------------------------------------------------------
 
     const putAuthRequest = fn("TokenStoreSqlite.putAuthRequest")(
       function* (rec: AuthRequestRecord) {
-        const row = encodeAuthRequest(box, rec)
+        const row = AuthRequestRows.encode(box, rec)
         const dropped = yield* sql.withTransaction(
           Effect.gen(function* () {
             yield* sql.unsafe(UPSERT_AUTH_REQUEST, valuesOf(row, AUTH_REQUEST_COLUMNS))
@@ -354,7 +389,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
         const rows = yield* sql<AuthRequestRow>`SELECT * FROM auth_requests WHERE id = ${id}`
         const row = rows[0]
         if (row === undefined) return Option.none<AuthRequestRecord>()
-        const rec = decodeAuthRequest(box, row)
+        const rec = AuthRequestRows.decode(box, row)
         if (rec === undefined || isExpired(row.expires_at, now)) {
           yield* sql`DELETE FROM auth_requests WHERE id = ${id} AND mac = ${row.mac}`
           if (rec === undefined) yield* unreadable("auth_requests")
@@ -367,7 +402,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
 
     const updateAuthRequest = fn("TokenStoreSqlite.updateAuthRequest")(
       function* (rec: AuthRequestRecord) {
-        const row = encodeAuthRequest(box, rec)
+        const row = AuthRequestRows.encode(box, rec)
         const columns = AUTH_REQUEST_COLUMNS.filter((c) => c !== "id")
         yield* sql.unsafe(UPDATE_AUTH_REQUEST, [...valuesOf(row, columns), rec.id])
       },
@@ -379,7 +414,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
         const rows = yield* sql<AuthRequestRow>`DELETE FROM auth_requests WHERE upstream_state_hash = ${stateHash} RETURNING *`
         const row = rows[0]
         if (row === undefined || isExpired(row.expires_at, now)) return Option.none<AuthRequestRecord>()
-        const rec = decodeAuthRequest(box, row)
+        const rec = AuthRequestRows.decode(box, row)
         if (rec === undefined || rec.upstreamStateHash !== stateHash) {
           yield* unreadable("auth_requests")
           return Option.none<AuthRequestRecord>()
@@ -404,7 +439,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
     const putGrant = fn("TokenStoreSqlite.putGrant")(
       function* (grant: GrantRecord) {
         yield* forgetHandoff
-        const row: StoredGrantRow = { ...encodeGrant(box, grant), revoked: grant.revoked ? 1 : 0 }
+        const row: StoredGrantRow = { ...GrantRows.encode(box, grant), revoked: grant.revoked ? 1 : 0 }
         yield* sql.unsafe(UPSERT_GRANT, valuesOf(row, GRANT_COLUMNS))
       },
       Effect.mapError(toStoreError("putGrant"))
@@ -417,7 +452,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
           ? handed
           : (yield* sql.unsafe<StoredGrantRow>(SELECT_GRANT, [id]))[0]
         if (row === undefined) return Option.none<GrantRecord>()
-        const grant = decodeGrantCached(row)
+        const grant = yield* decodeGrantCached(row)
         if (grant === undefined) {
           // The session cannot be read: end it (and only it).
           yield* revokeGrantNow(id)
@@ -438,7 +473,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
           const rows = yield* sql<StoredGrantRow>`SELECT * FROM grants WHERE id = ${id}`
           const row = rows[0]
           if (row === undefined) return
-          if (!grantRowVerifies(box, row)) {
+          if (!GrantRows.verifies(box, row)) {
             yield* revokeGrantNow(id)
             return yield* unreadable("grants")
           }
@@ -474,7 +509,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
 
     const putCode = fn("TokenStoreSqlite.putCode")(
       function* (rec: CodeRecord) {
-        yield* sql.unsafe(INSERT_CODE, [...valuesOf(encodeCode(box, rec), CODE_COLUMNS), rec.grantId])
+        yield* sql.unsafe(INSERT_CODE, [...valuesOf(CodeRows.encode(box, rec), CODE_COLUMNS), rec.grantId])
       },
       Effect.mapError(toStoreError("putCode"))
     )
@@ -486,7 +521,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
           WHERE code_hash = ${codeHash} AND used = 0 AND expires_at > ${now} RETURNING *`
         const won = claimed[0]
         if (won !== undefined) {
-          const record = decodeCode(box, won)
+          const record = CodeRows.decode(box, won)
           if (record !== undefined) return { _tag: "Redeemed", record } as RedeemResult<CodeRecord>
           yield* sql`DELETE FROM codes WHERE code_hash = ${codeHash}`
           yield* unreadable("codes")
@@ -495,7 +530,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
         const rows = yield* sql<StoredCodeRow>`SELECT * FROM codes WHERE code_hash = ${codeHash}`
         const row = rows[0]
         if (row === undefined) return notFound
-        const verifies = codeRowVerifies(box, row)
+        const verifies = CodeRows.verifies(box, row)
         if (isExpired(row.expires_at, now) || !verifies) {
           yield* sql`DELETE FROM codes WHERE code_hash = ${codeHash} AND mac = ${row.mac}`
           if (!verifies) yield* unreadable("codes")
@@ -512,7 +547,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
 
     const putAccessToken = fn("TokenStoreSqlite.putAccessToken")(
       function* (rec: AccessTokenRecord) {
-        yield* sql.unsafe(INSERT_ACCESS, [...valuesOf(encodeAccessToken(box, rec), ACCESS_COLUMNS), rec.grantId])
+        yield* sql.unsafe(INSERT_ACCESS, [...valuesOf(AccessTokenRows.encode(box, rec), ACCESS_COLUMNS), rec.grantId])
       },
       Effect.mapError(toStoreError("putAccessToken"))
     )
@@ -522,7 +557,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
         const rows = yield* sql.unsafe<AccessWithGrantRow>(SELECT_ACCESS_WITH_GRANT, [tokenHash])
         const row = rows[0]
         if (row === undefined) return Option.none<AccessTokenRecord>()
-        const rec = decodeAccessToken(box, row)
+        const rec = AccessTokenRows.decode(box, row)
         if (rec === undefined || isExpired(row.expires_at, now)) {
           yield* sql`DELETE FROM access_tokens WHERE token_hash = ${tokenHash} AND mac = ${row.mac}`
           if (rec === undefined) yield* unreadable("access_tokens")
@@ -544,10 +579,10 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
     // -- refresh tokens ---------------------------------------------------------------------------
 
     const insertRefresh = (rec: RefreshTokenRecord) =>
-      sql.unsafe(INSERT_REFRESH, [...valuesOf(encodeRefreshToken(box, rec), REFRESH_COLUMNS), rec.grantId])
+      sql.unsafe(INSERT_REFRESH, [...valuesOf(RefreshTokenRows.encode(box, rec), REFRESH_COLUMNS), rec.grantId])
 
     const insertAccess = (rec: AccessTokenRecord) =>
-      sql.unsafe(INSERT_ACCESS, [...valuesOf(encodeAccessToken(box, rec), ACCESS_COLUMNS), rec.grantId])
+      sql.unsafe(INSERT_ACCESS, [...valuesOf(AccessTokenRows.encode(box, rec), ACCESS_COLUMNS), rec.grantId])
 
     const putRefreshToken = fn("TokenStoreSqlite.putRefreshToken")(
       function* (rec: RefreshTokenRecord) {
@@ -561,7 +596,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
         const rows = yield* sql<StoredRefreshTokenRow>`SELECT * FROM refresh_tokens WHERE token_hash = ${tokenHash}`
         const row = rows[0]
         if (row === undefined) return Option.none<RefreshTokenRecord>()
-        const rec = decodeRefreshToken(box, row)
+        const rec = RefreshTokenRows.decode(box, row)
         if (rec === undefined || isExpired(row.expires_at, now)) {
           yield* sql`DELETE FROM refresh_tokens WHERE token_hash = ${tokenHash} AND mac = ${row.mac}`
           if (rec === undefined) yield* unreadable("refresh_tokens")
@@ -586,13 +621,13 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
         const rows = yield* sql<StoredRefreshTokenRow>`SELECT * FROM refresh_tokens
           WHERE token_hash = ${next.tokenHash} AND grant_id = ${record.grantId} AND retired = 0 AND expires_at > ${now}`
         const found = rows[0]
-        const successor = found === undefined ? undefined : decodeRefreshToken(box, found)
+        const successor = found === undefined ? undefined : RefreshTokenRows.decode(box, found)
         if (successor === undefined) return undefined
         let access: AccessTokenRecord | undefined
         if (options.access !== undefined) {
           const accessRows = yield* sql<AccessTokenRow>`SELECT * FROM access_tokens
             WHERE token_hash = ${options.access.tokenHash} AND grant_id = ${record.grantId} AND expires_at > ${now}`
-          access = accessRows[0] === undefined ? undefined : decodeAccessToken(box, accessRows[0])
+          access = accessRows[0] === undefined ? undefined : AccessTokenRows.decode(box, accessRows[0])
         }
         return { _tag: "Replayed", record, successor, access } satisfies RotateResult
       })
@@ -606,7 +641,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
               WHERE token_hash = ${oldHash} AND retired = 0 AND expires_at > ${now} RETURNING *`
             const won = claimed[0]
             if (won !== undefined) {
-              const record = decodeRefreshToken(box, won)
+              const record = RefreshTokenRows.decode(box, won)
               if (record === undefined) {
                 yield* sql`DELETE FROM refresh_tokens WHERE token_hash = ${oldHash}`
                 return { result: notFound as RotateResult, unreadable: true }
@@ -618,7 +653,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
             const rows = yield* sql<StoredRefreshTokenRow>`SELECT * FROM refresh_tokens WHERE token_hash = ${oldHash}`
             const row = rows[0]
             if (row === undefined) return { result: notFound as RotateResult, unreadable: false }
-            const record = decodeRefreshToken(box, row)
+            const record = RefreshTokenRows.decode(box, row)
             if (isExpired(row.expires_at, now) || record === undefined) {
               yield* sql`DELETE FROM refresh_tokens WHERE token_hash = ${oldHash}`
               return { result: notFound as RotateResult, unreadable: record === undefined }
@@ -660,7 +695,7 @@ export const makeTokenStoreSqlite = (options: TokenStoreSqliteOptions = {}) =>
           // Batches: other requests get the connection (and other processes the lock) in between.
           for (;;) {
             const deleted = yield* sql.unsafe<{ id?: string }>(step.text, params)
-            for (const row of deleted) if (row.id !== undefined) verified.delete(row.id)
+            for (const row of deleted) if (row.id !== undefined) yield* forgetVerified(row.id)
             total += deleted.length
             if (deleted.length < batch) break
           }
