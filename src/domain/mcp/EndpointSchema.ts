@@ -3,6 +3,8 @@
  * as effect Schemas, plus the pure steps from a parsed YAML document to endpoint definitions:
  * decode, semantic checks (parameter specs, defaults, URI templates, prompt placeholders), and
  * conversion. Reading files (the YAML and `source.file`) is the loader's job.
+ *
+ * One concept: the Schema of an endpoint file (tool, resource, prompt) and its load-time checks.
  */
 import { Either, ParseResult, Schema } from "effect"
 import type {
@@ -14,7 +16,8 @@ import type {
   ToolDefinition,
   TypeSpec
 } from "./Endpoint.js"
-import { describeValue, FORMATS, parameterProblems, toInputSchema, typeSpecProblems } from "./Parameters.js"
+import { toInputSchema } from "./InputSchema.js"
+import { describeValue, FORMATS, parameterProblems, typeSpecProblems } from "./Parameters.js"
 import { templatePlaceholders } from "./PromptTemplate.js"
 import { parseUriTemplate, templateVariables } from "./UriTemplate.js"
 

@@ -1,6 +1,6 @@
 /**
- * Endpoint parameters: MCP input schemas, argument validation, load-time checks of parameter
- * specs, and return shaping. Pure: no I/O.
+ * Endpoint parameters: argument validation and load-time checks of parameter specs (their input
+ * schema is `InputSchema.ts`, return shaping `ResultShape.ts`). Pure: no I/O.
  *
  * Validation decisions:
  * - Arguments are JSON as the client sent it; nothing is coerced. `"5"` is not a number, `1.5`
@@ -32,7 +32,7 @@ const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
 /** Sets an own property even for names like `__proto__`. */
-const setOwn = (target: Record<string, unknown>, key: string, value: unknown): void => {
+export const setOwn = (target: Record<string, unknown>, key: string, value: unknown): void => {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
@@ -428,96 +428,4 @@ export const parameterProblems = (params: ReadonlyArray<ParameterSpec>): Readonl
     }
   }
   return problems
-}
-
-// ---------------------------------------------------------------------------------------------
-// Input schema
-
-type JsonSchema = { readonly [k: string]: unknown }
-
-/** Input schema for MCP `tools/list`, from the parameter specs. */
-export interface InputSchema {
-  readonly type: "object"
-  readonly properties: Readonly<Record<string, JsonSchema>>
-  readonly required: ReadonlyArray<string>
-  readonly additionalProperties: false
-  readonly [k: string]: unknown
-}
-
-const typeSchema = (spec: TypeSpec): Record<string, unknown> => {
-  const out: Record<string, unknown> = { type: spec.type }
-  const copy = (key: keyof TypeSpec, value: unknown = spec[key]) => {
-    if (value !== undefined) setOwn(out, key, value)
-  }
-  copy("description")
-  copy("format", spec.format === "timestamp" ? "date-time" : spec.format)
-  copy("enum", spec.enum === undefined ? undefined : [...spec.enum])
-  copy("minimum")
-  copy("maximum")
-  copy("exclusiveMinimum")
-  copy("exclusiveMaximum")
-  copy("multipleOf")
-  copy("minLength")
-  copy("maxLength")
-  copy("pattern")
-  copy("minItems")
-  copy("maxItems")
-  copy("uniqueItems")
-  copy("items", spec.items === undefined ? undefined : typeSchema(spec.items))
-  copy(
-    "properties",
-    spec.properties === undefined
-      ? undefined
-      : Object.fromEntries(Object.entries(spec.properties).map(([k, v]) => [k, typeSchema(v)]))
-  )
-  copy("required", spec.required === undefined ? undefined : [...spec.required])
-  copy("additionalProperties")
-  copy("examples", spec.examples === undefined ? undefined : [...spec.examples])
-  return out
-}
-
-/**
- * A `default: null` stays `type: <t>` (not `[t, "null"]`, which several LLM clients reject): the
- * parameter is simply optional, though an explicit `null` is accepted too.
- */
-const parameterSchema = (p: ParameterSpec): JsonSchema => {
-  const out = typeSchema(p)
-  if (p.hasDefault) out["default"] = p.default
-  return out
-}
-
-/** JSON Schema for MCP `inputSchema`: declared parameters, required = those without default. */
-export const toInputSchema = (params: ReadonlyArray<ParameterSpec>): InputSchema => ({
-  type: "object",
-  properties: Object.fromEntries(params.map((p) => [p.name, parameterSchema(p)])),
-  required: params.filter((p) => !p.hasDefault).map((p) => p.name),
-  additionalProperties: false
-})
-
-// ---------------------------------------------------------------------------------------------
-// Return shaping
-
-/**
- * Shapes query rows by the declared return type: `array` (or none) gives the rows; `object`
- * exactly one row; a scalar type exactly one row with exactly one column, whose value it gives.
- */
-export const shapeResult = (
-  returns: TypeSpec | undefined,
-  rows: ReadonlyArray<Record<string, unknown>>
-): Either.Either<unknown, string> => {
-  if (returns === undefined || returns.type === "array") return Either.right([...rows])
-  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
-  if (rows.length !== 1) {
-    return Either.left(`expected exactly one row for return type ${returns.type}, got ${plural(rows.length, "row")}`)
-  }
-  const row = rows[0] as Record<string, unknown>
-  if (returns.type === "object") return Either.right(row)
-  const columns = Object.keys(row)
-  if (columns.length !== 1) {
-    return Either.left(
-      `expected exactly one column for return type ${returns.type}, got ${plural(columns.length, "column")}` +
-        (columns.length > 0 ? ` (${columns.join(", ")})` : "")
-    )
-  }
-  return Either.right(row[columns[0] as string])
 }

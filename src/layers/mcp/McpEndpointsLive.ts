@@ -13,7 +13,8 @@ import type {
   ToolDefinition
 } from "../../domain/mcp/Endpoint.js"
 import type { CurrentUser } from "../../domain/oauth/Identity.js"
-import { shapeResult, validateArguments } from "../../domain/mcp/Parameters.js"
+import { validateArguments } from "../../domain/mcp/Parameters.js"
+import { shapeResult } from "../../domain/mcp/ResultShape.js"
 import { renderPrompt } from "../../domain/mcp/PromptTemplate.js"
 import { matchUri, templateVariables } from "../../domain/mcp/UriTemplate.js"
 import { AppConfig } from "../../services/config/AppConfig.js"

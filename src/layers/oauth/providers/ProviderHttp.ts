@@ -12,6 +12,8 @@
  * seconds, retries included. Only GETs are retried (twice, 100 ms then 200 ms, `unavailable` only);
  * a token POST never is (a retried refresh could spend a rotating refresh token twice). Messages and
  * logs never carry a token, code or secret.
+ *
+ * One concept: the HTTP every upstream provider shares (token calls, user calls, errors, timeouts).
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import type { HttpClientError } from "@effect/platform"

@@ -10,6 +10,8 @@
  * - Decoding returns `undefined` for a row that is not exactly what this key wrote: another key
  *   id, a MAC or seal that does not verify, a JSON column that does not decode. Callers treat it
  *   as absent (and end the session it belongs to); decoding never throws.
+ *
+ * One concept: the on-disk rows of the OAuth store, one `sealedTable` per table.
  */
 import { Option, Redacted, Schema } from "effect"
 import type { UpstreamTokens } from "../../../domain/oauth/Identity.js"
@@ -67,6 +69,8 @@ export interface Seals {
 
 export interface SealedTable<Rec, Row extends SignedRow, Stored extends Row = Row> {
   readonly table: string
+  /** The columns the row MAC covers, in its order (`key_id` last). */
+  readonly columns: ReadonlyArray<Exclude<keyof Row, "mac">>
   /** The row for `rec`, sealed and signed under `box`. */
   readonly encode: (box: SecretBox, rec: Rec) => Row
   /** `row` signed afresh under `box` (after changing some of its columns). */
@@ -106,6 +110,7 @@ const sealedTable = <Rec, Row extends SignedRow, Stored extends Row = Row>(spec:
   const verifies = (box: SecretBox, row: Row): boolean => row.key_id === box.keyId && box.verify(table, parts(row), row.mac)
   return {
     table,
+    columns,
     encode: (box, rec) => sign(box, spec.toRow(rec, seals(box, spec.idOf(rec)))),
     sign,
     verifies,

@@ -33,6 +33,8 @@
  *   (live or retired), every revoked grant, and every grant left without a live code or token once
  *   it is older than `emptyGrantGraceMs` (default 10 minutes, longer than a code lives, so a grant
  *   is never dropped between its creation and its code's redemption).
+ *
+ * One concept: the `TokenStore` contract in process memory.
  */
 import { randomBytes } from "node:crypto"
 import { Effect, Layer, Option } from "effect"

@@ -46,6 +46,8 @@
  *   grant id and checked against the row MAC: only a row with
  *   exactly that content (any update re-seals and changes the MAC) is served from it. The
  *   decrypted upstream tokens it holds are what the memory store holds anyway.
+ *
+ * One concept: the `TokenStore` contract in SQLite (its SQL text is `TokenStoreSql.ts`).
  */
 import type { SqlError } from "@effect/sql"
 import { Cache, Duration, Effect, Equal, FiberRef, Hash, Layer, Option } from "effect"
@@ -74,6 +76,27 @@ import {
   type StoredRefreshTokenRow,
   withUpstream
 } from "./SealedRows.js"
+import {
+  ACCESS_COLUMNS,
+  AccessWithGrantRow,
+  AUTH_REQUEST_COLUMNS,
+  CODE_COLUMNS,
+  GRANT_COLUMNS,
+  INSERT_ACCESS,
+  INSERT_CODE,
+  INSERT_REFRESH,
+  joinedGrant,
+  REFRESH_COLUMNS,
+  SELECT_ACCESS_WITH_GRANT,
+  SELECT_GRANT,
+  SWEEPS,
+  UPDATE_AUTH_REQUEST,
+  UPDATE_UPSTREAM,
+  UPSERT_AUTH_REQUEST,
+  UPSERT_GRANT,
+  UPSTREAM_COLUMNS,
+  valuesOf
+} from "./TokenStoreSql.js"
 import { EMPTY_GRANT_GRACE_MS, MAX_PENDING_AUTH_REQUESTS, SWEEP_BATCH_SIZE, VERIFIED_GRANT_CACHE_SIZE } from "./StoreLimits.js"
 import { methodFn } from "../../server/Tracing.js"
 
@@ -118,170 +141,6 @@ export interface TokenStoreSqliteOptions {
   /** Verified grants kept decrypted in memory (default `VERIFIED_GRANT_CACHE_SIZE`; 0 disables). */
   readonly verifiedGrantCacheSize?: number
 }
-
-// ---------------------------------------------------------------------------------------------
-// SQL text (column lists are constants; every value is a bound parameter)
-
-const AUTH_REQUEST_COLUMNS = [
-  "id",
-  "client_id",
-  "redirect_uri",
-  "client_state_sealed",
-  "code_challenge",
-  "scopes",
-  "resource",
-  "csrf_hash",
-  "binding_hash",
-  "status",
-  "upstream_state_hash",
-  "upstream_verifier_sealed",
-  "created_at",
-  "expires_at",
-  "key_id",
-  "mac"
-] as const satisfies ReadonlyArray<keyof AuthRequestRow>
-
-const GRANT_COLUMNS = [
-  "id",
-  "client_id",
-  "user_provider",
-  "user_id",
-  "user_profile",
-  "upstream_access_sealed",
-  "upstream_refresh_sealed",
-  "upstream_expires_at",
-  "upstream_scopes",
-  "upstream_extra",
-  "scopes",
-  "resource",
-  "created_at",
-  "key_id",
-  "mac",
-  "revoked"
-] as const satisfies ReadonlyArray<keyof StoredGrantRow>
-
-const CODE_COLUMNS = [
-  "code_hash",
-  "grant_id",
-  "client_id",
-  "redirect_uri",
-  "code_challenge",
-  "scopes",
-  "resource",
-  "expires_at",
-  "key_id",
-  "mac"
-] as const
-
-const ACCESS_COLUMNS = [
-  "token_hash",
-  "grant_id",
-  "client_id",
-  "scopes",
-  "resource",
-  "expires_at",
-  "key_id",
-  "mac"
-] as const satisfies ReadonlyArray<keyof AccessTokenRow>
-
-const REFRESH_COLUMNS = ["token_hash", "grant_id", "client_id", "scopes", "expires_at", "key_id", "mac"] as const
-
-const UPSTREAM_COLUMNS = [
-  "upstream_access_sealed",
-  "upstream_refresh_sealed",
-  "upstream_expires_at",
-  "upstream_scopes",
-  "upstream_extra",
-  "key_id",
-  "mac"
-] as const
-
-const placeholders = (n: number): string => Array.from({ length: n }, () => "?").join(", ")
-const excluded = (columns: ReadonlyArray<string>): string => columns.map((c) => `${c} = excluded.${c}`).join(", ")
-const assignments = (columns: ReadonlyArray<string>): string => columns.map((c) => `${c} = ?`).join(", ")
-
-/** Values of `row` in `columns` order. */
-const valuesOf = <K extends string>(row: { readonly [P in K]: unknown }, columns: ReadonlyArray<K>): Array<unknown> =>
-  columns.map((c) => row[c])
-
-const UPSERT_AUTH_REQUEST = `INSERT INTO auth_requests (${AUTH_REQUEST_COLUMNS.join(", ")})
-  VALUES (${placeholders(AUTH_REQUEST_COLUMNS.length)})
-  ON CONFLICT (id) DO UPDATE SET ${excluded(AUTH_REQUEST_COLUMNS.filter((c) => c !== "id"))}`
-
-const UPDATE_AUTH_REQUEST = `UPDATE auth_requests SET ${assignments(AUTH_REQUEST_COLUMNS.filter((c) => c !== "id"))}
-  WHERE id = ?`
-
-const UPSERT_GRANT = `INSERT INTO grants (${GRANT_COLUMNS.join(", ")})
-  VALUES (${placeholders(GRANT_COLUMNS.length)})
-  ON CONFLICT (id) DO UPDATE SET ${excluded(GRANT_COLUMNS.filter((c) => c !== "id"))}`
-
-const UPDATE_UPSTREAM = `UPDATE grants SET ${assignments(UPSTREAM_COLUMNS)} WHERE id = ? AND mac = ? RETURNING id`
-
-const SELECT_GRANT = "SELECT * FROM grants WHERE id = ?"
-
-/** An access token with its grant's columns (prefixed `g_`; all null when the grant is gone). */
-const SELECT_ACCESS_WITH_GRANT = `SELECT a.*, ${GRANT_COLUMNS.map((c) => `g.${c} AS g_${c}`).join(", ")}
-  FROM access_tokens a LEFT JOIN grants g ON g.id = a.grant_id WHERE a.token_hash = ?`
-
-type AccessWithGrantRow = AccessTokenRow & { readonly [K in `g_${(typeof GRANT_COLUMNS)[number]}`]: unknown }
-
-/** The grant part of a joined row, if the grant exists. */
-const joinedGrant = (row: AccessWithGrantRow): StoredGrantRow | undefined =>
-  row.g_id === null || row.g_id === undefined
-    ? undefined
-    : (Object.fromEntries(GRANT_COLUMNS.map((c) => [c, row[`g_${c}`]])) as unknown as StoredGrantRow)
-
-/** Insert (or replace) a row issued under a grant, unless that grant is known to be revoked. */
-const insertUnlessRevoked = (table: string, columns: ReadonlyArray<string>): string =>
-  `INSERT OR REPLACE INTO ${table} (${columns.join(", ")})
-  SELECT ${placeholders(columns.length)}
-  WHERE NOT EXISTS (SELECT 1 FROM grants WHERE id = ? AND revoked = 1)`
-
-const INSERT_CODE = insertUnlessRevoked("codes", CODE_COLUMNS)
-const INSERT_ACCESS = insertUnlessRevoked("access_tokens", ACCESS_COLUMNS)
-const INSERT_REFRESH = insertUnlessRevoked("refresh_tokens", REFRESH_COLUMNS)
-
-/** Sweep statements: each deletes at most `?` (the batch size) rows and returns a row per deletion. */
-const SWEEPS: ReadonlyArray<{ readonly table: string; readonly text: string; readonly params: "now" | "grants" | "none" }> = [
-  {
-    table: "auth_requests",
-    text: "DELETE FROM auth_requests WHERE seq IN (SELECT seq FROM auth_requests WHERE expires_at <= ? LIMIT ?) RETURNING 1",
-    params: "now"
-  },
-  {
-    table: "codes",
-    text: "DELETE FROM codes WHERE code_hash IN (SELECT code_hash FROM codes WHERE expires_at <= ? LIMIT ?) RETURNING 1",
-    params: "now"
-  },
-  {
-    table: "access_tokens",
-    text:
-      "DELETE FROM access_tokens WHERE token_hash IN (SELECT token_hash FROM access_tokens WHERE expires_at <= ? LIMIT ?) RETURNING 1",
-    params: "now"
-  },
-  {
-    table: "refresh_tokens",
-    text:
-      "DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE expires_at <= ? LIMIT ?) RETURNING 1",
-    params: "now"
-  },
-  {
-    table: "grants",
-    text: "DELETE FROM grants WHERE id IN (SELECT id FROM grants WHERE revoked = 1 LIMIT ?) RETURNING id",
-    params: "none"
-  },
-  {
-    table: "grants",
-    text: `DELETE FROM grants WHERE id IN (
-      SELECT g.id FROM grants g
-      WHERE g.live_until <= ? AND g.created_at <= ? AND g.revoked = 0
-        AND NOT EXISTS (SELECT 1 FROM codes c WHERE c.grant_id = g.id AND c.used = 0 AND c.expires_at > ?)
-        AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.id AND a.expires_at > ?)
-        AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id AND r.retired = 0 AND r.expires_at > ?)
-      LIMIT ?) RETURNING id`,
-    params: "grants"
-  }
-]
 
 const isExpired = (expiresAt: number, now: number): boolean => now >= expiresAt
 
