@@ -46,3 +46,27 @@ export const loadError = (o: ConfigOverrides): Effect.Effect<ConfigError> =>
 export { formatConfigError }
 
 export const SiteMinimal = "mxcp: 1\nproject: demo\n"
+
+/** The user config of the README's GitHub example (profile `dev` of `my_project`). */
+export const GitHubExampleUserConfig = `projects:
+  my_project:
+    profiles:
+      dev:
+        auth:
+          provider: github
+          clients:
+            - client_id: "\${GITHUB_CLIENT_ID}"
+              client_secret: "\${GITHUB_CLIENT_SECRET}"
+              name: "My MXCP Application"
+              redirect_uris:
+                - "http://localhost:8000/github/callback"
+              scopes:
+                - "mxcp:access"
+          github:
+            client_id: "\${GITHUB_CLIENT_ID}"
+            client_secret: "\${GITHUB_CLIENT_SECRET}"
+            scope: "user:email"
+            callback_path: "/github/callback"
+            auth_url: "https://github.com/login/oauth/authorize"
+            token_url: "https://github.com/login/oauth/access_token"
+`
