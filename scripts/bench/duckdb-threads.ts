@@ -23,8 +23,8 @@ import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { Effect } from "effect"
-import { DuckDbSession } from "../../src/services/DuckDbSession.js"
-import { DEFAULT_POOL_SIZE, DuckDbSessionNode, serverThreads } from "../../src/layers/DuckDbSessionNode.js"
+import { DuckDbSession } from "../../src/services/duckdb/DuckDbSession.js"
+import { DEFAULT_POOL_SIZE, DuckDbSessionNode, serverThreads } from "../../src/layers/duckdb/DuckDbSessionNode.js"
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 const SETUP_SQL = readFileSync(join(ROOT, "examples/quickstart/sql/setup.sql"), "utf8")

@@ -25,9 +25,13 @@ import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
 import type { GrantRecord } from "../../src/domain/oauth/Records.js"
-import { OAuthDatabase, OAuthDatabaseSqlite } from "../../src/layers/persistence/OAuthDatabase.js"
-import { encodeAccessToken, encodeGrant, encodeRefreshToken } from "../../src/layers/persistence/Rows.js"
-import { makeTokenStoreSqlite } from "../../src/layers/TokenStoreSqlite.js"
+import { OAuthDatabase, OAuthDatabaseSqlite } from "../../src/layers/oauth/store/OAuthDatabase.js"
+import {
+  AccessTokenRows,
+  GrantRows,
+  RefreshTokenRows
+} from "../../src/layers/oauth/store/SealedRows.js"
+import { makeTokenStoreSqlite } from "../../src/layers/oauth/store/TokenStoreSqlite.js"
 import { mxcpAuthTarget } from "./auth-target.js"
 import { type PhaseResult, percentile, runPhase } from "./load.js"
 import { loadExpectedProducts } from "./mcp-client.js"
@@ -134,10 +138,10 @@ const buildSessions = (db: OAuthDatabase.Shape, n: number, now: number) =>
             const access = []
             const refresh = []
             for (let i = next; i < end; i++) {
-              grants.push({ ...encodeGrant(box, sessionGrant(i, now)), revoked: 0 })
+              grants.push({ ...GrantRows.encode(box, sessionGrant(i, now)), revoked: 0 })
               const base = { grantId: grantIdOf(i), clientId: "bench-client", scopes: ["mxcp:access"] }
-              access.push({ ...encodeAccessToken(box, { ...base, tokenHash: sha256Hex(accessTokenOf(i)), resource: undefined, expiresAt: now + HOUR }) })
-              refresh.push({ ...encodeRefreshToken(box, { ...base, tokenHash: sha256Hex(`bench-refresh-${i}`), expiresAt: now + 720 * HOUR }) })
+              access.push({ ...AccessTokenRows.encode(box, { ...base, tokenHash: sha256Hex(accessTokenOf(i)), resource: undefined, expiresAt: now + HOUR }) })
+              refresh.push({ ...RefreshTokenRows.encode(box, { ...base, tokenHash: sha256Hex(`bench-refresh-${i}`), expiresAt: now + 720 * HOUR }) })
             }
             // Grants first: the token triggers update their `live_until`.
             yield* sql`INSERT INTO grants ${sql.insert(grants)}`

@@ -1,10 +1,11 @@
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { AppConfigFromFiles, AppConfigFromValues, loadAppConfig } from "../../src/layers/AppConfigLive.js"
-import { AppConfig } from "../../src/services/AppConfig.js"
+import { AppConfigFromFiles, AppConfigFromValues, loadAppConfig } from "../../src/layers/config/AppConfigLive.js"
+import { AppConfig } from "../../src/services/config/AppConfig.js"
 import {
   formatConfigError,
+  GitHubExampleUserConfig,
   loadError,
   overrides,
   project,
@@ -576,31 +577,7 @@ describe("authentication.md examples through the loader", () => {
     Effect.gen(function*() {
       const root = yield* tempDir
       const { homeDir, projectDir } = project(root, "mxcp: 1\nproject: my_project\nprofile: dev\n")
-      writeUserConfig(
-        homeDir,
-        `projects:
-  my_project:
-    profiles:
-      dev:
-        auth:
-          provider: github
-          clients:
-            - client_id: "\${GITHUB_CLIENT_ID}"
-              client_secret: "\${GITHUB_CLIENT_SECRET}"
-              name: "My MXCP Application"
-              redirect_uris:
-                - "http://localhost:8000/github/callback"
-              scopes:
-                - "mxcp:access"
-          github:
-            client_id: "\${GITHUB_CLIENT_ID}"
-            client_secret: "\${GITHUB_CLIENT_SECRET}"
-            scope: "user:email"
-            callback_path: "/github/callback"
-            auth_url: "https://github.com/login/oauth/authorize"
-            token_url: "https://github.com/login/oauth/access_token"
-`
-      )
+      writeUserConfig(homeDir, GitHubExampleUserConfig)
       const config = yield* loadAppConfig(overrides(projectDir, homeDir, { env }))
       expect(config.auth.github?.client_id).toBe("gh-id")
     }))

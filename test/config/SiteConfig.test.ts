@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { SiteConfig } from "../../src/domain/config/SiteConfig.js"
-import { decodeConfig } from "../../src/layers/AppConfigLive.js"
+import { decodeConfig } from "../../src/domain/config/ConfigDecode.js"
 
 const file = "/p/mxcp-site.yml"
 const decode = (raw: unknown) => decodeConfig(SiteConfig, file, raw)

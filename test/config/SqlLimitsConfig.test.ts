@@ -6,8 +6,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { memoryLimitSetting, SiteConfig } from "../../src/domain/config/SiteConfig.js"
-import { decodeEndpointDocument } from "../../src/domain/endpoint/EndpointSchema.js"
-import { decodeConfig } from "../../src/layers/AppConfigLive.js"
+import { decodeEndpointDocument } from "../../src/domain/mcp/EndpointSchema.js"
+import { decodeConfig } from "../../src/domain/config/ConfigDecode.js"
 
 const file = "/p/mxcp-site.yml"
 const decode = (raw: Record<string, unknown>) => decodeConfig(SiteConfig, file, { mxcp: 1, project: "demo", ...raw })

@@ -8,7 +8,9 @@ import {
   SalesforceConfig,
   UserConfig
 } from "../../src/domain/config/UserConfig.js"
-import { decodeConfig, parseYaml } from "../../src/layers/AppConfigLive.js"
+import { parseYaml } from "../../src/layers/config/AppConfigLive.js"
+import { decodeConfig } from "../../src/domain/config/ConfigDecode.js"
+import { GitHubExampleUserConfig } from "./helpers.js"
 
 const file = "/home/u/.mxcp/config.yml"
 
@@ -267,32 +269,7 @@ projects:
 
   it.effect("GitHub OAuth", () =>
     Effect.gen(function*() {
-      const user = yield* decodeYaml(
-        UserConfig,
-        `
-projects:
-  my_project:
-    profiles:
-      dev:
-        auth:
-          provider: github
-          clients:
-            - client_id: "\${GITHUB_CLIENT_ID}"
-              client_secret: "\${GITHUB_CLIENT_SECRET}"
-              name: "My MXCP Application"
-              redirect_uris:
-                - "http://localhost:8000/github/callback"
-              scopes:
-                - "mxcp:access"
-          github:
-            client_id: "\${GITHUB_CLIENT_ID}"
-            client_secret: "\${GITHUB_CLIENT_SECRET}"
-            scope: "user:email"
-            callback_path: "/github/callback"
-            auth_url: "https://github.com/login/oauth/authorize"
-            token_url: "https://github.com/login/oauth/access_token"
-`
-      )
+      const user = yield* decodeYaml(UserConfig, GitHubExampleUserConfig)
       const auth = authOf(user, "my_project", "dev")
       expect(auth.provider).toBe("github")
       expect(auth.github?.client_id).toBe("gh-id")

@@ -2,9 +2,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Either } from "effect"
-import { type ConfigError, formatConfigError } from "../../src/domain/ConfigError.js"
-import { loadAppConfig } from "../../src/layers/AppConfigLive.js"
-import type { ConfigOverrides } from "../../src/services/AppConfig.js"
+import { type ConfigError, formatConfigError } from "../../src/domain/config/ConfigError.js"
+import { loadAppConfig } from "../../src/layers/config/AppConfigLive.js"
+import type { ConfigOverrides } from "../../src/services/config/AppConfig.js"
 
 /** A fresh temp folder, removed when the scope closes. */
 export const tempDir = Effect.acquireRelease(
@@ -46,3 +46,27 @@ export const loadError = (o: ConfigOverrides): Effect.Effect<ConfigError> =>
 export { formatConfigError }
 
 export const SiteMinimal = "mxcp: 1\nproject: demo\n"
+
+/** The user config of the README's GitHub example (profile `dev` of `my_project`). */
+export const GitHubExampleUserConfig = `projects:
+  my_project:
+    profiles:
+      dev:
+        auth:
+          provider: github
+          clients:
+            - client_id: "\${GITHUB_CLIENT_ID}"
+              client_secret: "\${GITHUB_CLIENT_SECRET}"
+              name: "My MXCP Application"
+              redirect_uris:
+                - "http://localhost:8000/github/callback"
+              scopes:
+                - "mxcp:access"
+          github:
+            client_id: "\${GITHUB_CLIENT_ID}"
+            client_secret: "\${GITHUB_CLIENT_SECRET}"
+            scope: "user:email"
+            callback_path: "/github/callback"
+            auth_url: "https://github.com/login/oauth/authorize"
+            token_url: "https://github.com/login/oauth/access_token"
+`

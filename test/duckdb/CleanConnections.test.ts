@@ -9,13 +9,14 @@ import { Effect } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { DuckDbSessionNode, machineMemoryBytes } from "../../src/layers/DuckDbSessionNode.js"
-import { DuckDbSession, type SqlUser } from "../../src/services/DuckDbSession.js"
+import { DuckDbSessionNode, machineMemoryBytes } from "../../src/layers/duckdb/DuckDbSessionNode.js"
+import type { CurrentUser } from "../../src/domain/oauth/Identity.js"
+import { DuckDbSession } from "../../src/services/duckdb/DuckDbSession.js"
 
 const root = mkdtempSync(join(tmpdir(), "mxcp-clean-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
-const bob: SqlUser = { username: "bob", email: "bob@example.com", provider: "github", externalToken: "gho_bob" }
+const bob: CurrentUser = { username: "bob", id: "bob-id", name: "Bob", email: "bob@example.com", provider: "github", externalToken: "gho_bob" }
 const whoami = "SELECT get_username() AS u, get_user_email() AS e"
 
 describe("K3 clean connections", () => {

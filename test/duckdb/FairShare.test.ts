@@ -4,9 +4,9 @@
  */
 import { describe, expect, layer } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber } from "effect"
-import { DuckDbSessionNode } from "../../src/layers/DuckDbSessionNode.js"
+import { DuckDbSessionNode } from "../../src/layers/duckdb/DuckDbSessionNode.js"
 import { perPrincipalLimit } from "../../src/layers/duckdb/Pool.js"
-import { DuckDbSession } from "../../src/services/DuckDbSession.js"
+import { DuckDbSession } from "../../src/services/duckdb/DuckDbSession.js"
 
 /** Runs for minutes unless interrupted. */
 const endless = "SELECT count(*) AS c FROM range(10000000000) t(i) WHERE i % 7 = 3"

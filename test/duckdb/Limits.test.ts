@@ -4,8 +4,8 @@
  */
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { DuckDbSessionNode } from "../../src/layers/DuckDbSessionNode.js"
-import { DuckDbSession } from "../../src/services/DuckDbSession.js"
+import { DuckDbSessionNode } from "../../src/layers/duckdb/DuckDbSessionNode.js"
+import { DuckDbSession } from "../../src/services/duckdb/DuckDbSession.js"
 
 const rowsJsonBytes = (rows: ReadonlyArray<unknown>) => Buffer.byteLength(JSON.stringify(rows))
 

@@ -1,7 +1,7 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { DuckDbSessionMemory } from "../../src/layers/DuckDbSessionNode.js"
-import { DuckDbSession } from "../../src/services/DuckDbSession.js"
+import { DuckDbSessionMemory } from "../../src/layers/duckdb/DuckDbSessionNode.js"
+import { DuckDbSession } from "../../src/services/duckdb/DuckDbSession.js"
 
 const one = (sql: string, params?: Record<string, unknown>) =>
   Effect.gen(function*() {

@@ -8,9 +8,9 @@ import { Effect } from "effect"
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { DuckDbSessionNode } from "../../src/layers/DuckDbSessionNode.js"
+import { DuckDbSessionNode } from "../../src/layers/duckdb/DuckDbSessionNode.js"
 import { planProblem } from "../../src/layers/duckdb/Sandbox.js"
-import { DuckDbSession } from "../../src/services/DuckDbSession.js"
+import { DuckDbSession } from "../../src/services/duckdb/DuckDbSession.js"
 
 const root = mkdtempSync(join(tmpdir(), "mxcp-sandbox-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))

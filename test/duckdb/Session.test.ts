@@ -3,8 +3,8 @@ import { Duration, Effect, Exit, Fiber } from "effect"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { DuckDbSessionMemory, DuckDbSessionNode } from "../../src/layers/DuckDbSessionNode.js"
-import { DuckDbSession, SqlError, SqlTimeout } from "../../src/services/DuckDbSession.js"
+import { DuckDbSessionMemory, DuckDbSessionNode } from "../../src/layers/duckdb/DuckDbSessionNode.js"
+import { DuckDbSession, SqlError, SqlTimeout } from "../../src/services/duckdb/DuckDbSession.js"
 
 const tempRoot = mkdtempSync(join(tmpdir(), "mxcp-duckdb-"))
 afterAll(() => rmSync(tempRoot, { recursive: true, force: true }))

@@ -1,10 +1,11 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { DuckDbSessionNode } from "../../src/layers/DuckDbSessionNode.js"
-import { DuckDbSession, type SqlUser } from "../../src/services/DuckDbSession.js"
+import { DuckDbSessionNode } from "../../src/layers/duckdb/DuckDbSessionNode.js"
+import type { CurrentUser } from "../../src/domain/oauth/Identity.js"
+import { DuckDbSession } from "../../src/services/duckdb/DuckDbSession.js"
 
-const alice: SqlUser = { username: "alice", email: "a@example.com", provider: "github", externalToken: "tok_a" }
-const bob: SqlUser = { username: "bob", email: "b@example.com", provider: "github", externalToken: "tok_b" }
+const alice: CurrentUser = { username: "alice", id: "alice-id", name: "Alice", email: "a@example.com", provider: "github", externalToken: "tok_a" }
+const bob: CurrentUser = { username: "bob", id: "bob-id", name: "Bob", email: "b@example.com", provider: "github", externalToken: "tok_b" }
 
 // One connection, so every query reuses the same connection's statement cache.
 describe("prepared-statement reuse never leaks user values", () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { availableParallelism } from "node:os"
 import { Effect, Layer } from "effect"
-import { DuckDbSession } from "../../src/services/DuckDbSession.js"
-import { DuckDbSessionNode, serverThreads } from "../../src/layers/DuckDbSessionNode.js"
-import { AppConfigFromValues } from "../../src/layers/AppConfigLive.js"
-import { DuckDbSessionFromConfig } from "../../src/layers/ProjectLayers.js"
+import { DuckDbSession } from "../../src/services/duckdb/DuckDbSession.js"
+import { DuckDbSessionNode, serverThreads } from "../../src/layers/duckdb/DuckDbSessionNode.js"
+import { AppConfigFromValues } from "../../src/layers/config/AppConfigLive.js"
+import { DuckDbSessionFromConfig } from "../../src/compose/Project.js"
 import { exampleProject } from "../support/Project.js"
 
 /** DuckDB's own reading of its `threads` setting. */

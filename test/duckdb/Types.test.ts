@@ -3,8 +3,8 @@ import { Effect } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { DuckDbSessionMemory, DuckDbSessionNode } from "../../src/layers/DuckDbSessionNode.js"
-import { DuckDbSession } from "../../src/services/DuckDbSession.js"
+import { DuckDbSessionMemory, DuckDbSessionNode } from "../../src/layers/duckdb/DuckDbSessionNode.js"
+import { DuckDbSession } from "../../src/services/duckdb/DuckDbSession.js"
 
 const one = (sql: string, params?: Record<string, unknown>) =>
   Effect.gen(function*() {

@@ -1,18 +1,20 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Duration, Effect, Random } from "effect"
-import { DuckDbSessionNode } from "../../src/layers/DuckDbSessionNode.js"
-import type { SqlUser } from "../../src/services/DuckDbSession.js"
-import { DuckDbSession } from "../../src/services/DuckDbSession.js"
+import { DuckDbSessionNode } from "../../src/layers/duckdb/DuckDbSessionNode.js"
+import type { CurrentUser } from "../../src/domain/oauth/Identity.js"
+import { DuckDbSession } from "../../src/services/duckdb/DuckDbSession.js"
 
-const alice: SqlUser = { username: "alice", email: "alice@example.com", provider: "github", externalToken: "gho_alice" }
-const bob: SqlUser = { username: "bob", email: "bob@example.com", provider: "atlassian", externalToken: "atl_bob" }
-const carol: SqlUser = {
+const alice: CurrentUser = { username: "alice", id: "alice-id", name: "Alice", email: "alice@example.com", provider: "github", externalToken: "gho_alice" }
+const bob: CurrentUser = { username: "bob", id: "bob-id", name: "Bob", email: "bob@example.com", provider: "atlassian", externalToken: "atl_bob" }
+const carol: CurrentUser = {
   username: "carol o'neil",
+  id: "carol-id",
+  name: "Carol O'Neil",
   email: "carol@example.com",
   provider: "salesforce",
   externalToken: "sf_'carol'"
 }
-const dave: SqlUser = { username: "dave", email: "", provider: "github", externalToken: "gho_dave" }
+const dave: CurrentUser = { username: "dave", id: "dave-id", name: "Dave", email: "", provider: "github", externalToken: "gho_dave" }
 
 const allFunctions =
   "SELECT get_username() u, get_user_email() e, get_user_provider() p, get_user_external_token() t"

@@ -13,7 +13,7 @@ import {
   McpServerFactory,
   McpServerSdk
 } from "../../src/index.js"
-import { AppConfigFromValues } from "../../src/layers/AppConfigLive.js"
+import { AppConfigFromValues } from "../../src/layers/config/AppConfigLive.js"
 import { exampleProject } from "../support/Project.js"
 
 /** An application-owned service, to show ours composes with the host app's own graph. */

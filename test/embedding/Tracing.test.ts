@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Option, Tracer } from "effect"
-import { defaultTracer, methodFn, tracingEnabled } from "../../src/layers/Tracing.js"
-import { makeTokenStoreMemory } from "../../src/layers/TokenStoreMemory.js"
+import { defaultTracer, methodFn, tracingEnabled } from "../../src/layers/server/Tracing.js"
+import { makeTokenStoreMemory } from "../../src/layers/oauth/store/TokenStoreMemory.js"
 
 /** A tracer that records the names of the spans it is asked to open, then opens them as usual. */
 const recordingTracer = () => {

@@ -4,9 +4,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
-import { validateArguments } from "../../src/domain/endpoint/Parameters.js"
-import { EndpointCatalogFiles, EndpointCatalogFromDefinitions, loadCatalog } from "../../src/layers/EndpointCatalogFiles.js"
-import { CatalogError, EndpointCatalog } from "../../src/services/EndpointCatalog.js"
+import { validateArguments } from "../../src/domain/mcp/Parameters.js"
+import { EndpointCatalogFiles, EndpointCatalogFromDefinitions, loadCatalog } from "../../src/layers/mcp/EndpointCatalogFiles.js"
+import { CatalogError, EndpointCatalog } from "../../src/services/mcp/EndpointCatalog.js"
 
 const roots: Array<string> = []
 afterAll(() => {

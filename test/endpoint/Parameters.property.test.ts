@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
-import type { ParameterSpec, TypeSpec } from "../../src/domain/endpoint/Endpoint.js"
-import { validateArguments } from "../../src/domain/endpoint/Parameters.js"
+import type { ParameterSpec, TypeSpec } from "../../src/domain/mcp/Endpoint.js"
+import { validateArguments } from "../../src/domain/mcp/Parameters.js"
 
 // ---------------------------------------------------------------------------------------------
 // An independent oracle for the subset of specs generated below

@@ -1,12 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import type { ParameterSpec, TypeSpec } from "../../src/domain/endpoint/Endpoint.js"
-import {
-  decodeArguments,
-  shapeResult,
-  toInputSchema,
-  validateArguments
-} from "../../src/domain/endpoint/Parameters.js"
+import type { ParameterSpec, TypeSpec } from "../../src/domain/mcp/Endpoint.js"
+import { toInputSchema } from "../../src/domain/mcp/InputSchema.js"
+import { decodeArguments, validateArguments } from "../../src/domain/mcp/Parameters.js"
+import { shapeResult } from "../../src/domain/mcp/ResultShape.js"
 
 const param = (name: string, spec: TypeSpec, extra: { default?: unknown } = {}): ParameterSpec => ({
   ...spec,

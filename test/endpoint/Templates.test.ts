@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import { renderPrompt, templatePlaceholders } from "../../src/domain/endpoint/PromptTemplate.js"
-import { matchUri, parseUriTemplate, templateVariables } from "../../src/domain/endpoint/UriTemplate.js"
+import { renderPrompt, templatePlaceholders } from "../../src/domain/mcp/PromptTemplate.js"
+import { matchUri, parseUriTemplate, templateVariables } from "../../src/domain/mcp/UriTemplate.js"
 
 describe("renderPrompt", () => {
   it("substitutes {{param}} with or without inner whitespace", () => {

@@ -3,17 +3,14 @@ import { Effect, Either, Layer, Option, Redacted, Schema, TestClock } from "effe
 import { ClientConfig } from "../../src/domain/config/UserConfig.js"
 import type { RegisteredClientMetadata } from "../../src/domain/oauth/ClientMetadata.js"
 import { isBase64Url32, sha256Hex } from "../../src/domain/oauth/Tokens.js"
-import {
-  ClientRegistryLive,
-  DynamicClientStoreMemory,
-  makeClientRegistry
-} from "../../src/layers/ClientRegistryLive.js"
-import { TokenGeneratorCrypto } from "../../src/layers/TokenGeneratorCrypto.js"
-import { TokenStoreMemory } from "../../src/layers/TokenStoreMemory.js"
+import { ClientRegistryLive, makeClientRegistry } from "../../src/layers/oauth/ClientRegistryLive.js"
+import { DynamicClientStoreMemory } from "../../src/layers/oauth/store/DynamicClientStoreMemory.js"
+import { TokenGeneratorCrypto } from "../../src/layers/oauth/TokenGeneratorCrypto.js"
+import { TokenStoreMemory } from "../../src/layers/oauth/store/TokenStoreMemory.js"
 import type { GrantRecord } from "../../src/domain/oauth/Records.js"
-import { ClientRegistry, RegistryFull } from "../../src/services/ClientRegistry.js"
-import { TokenStore } from "../../src/services/TokenStore.js"
-import { TokenGenerator } from "../../src/services/TokenGenerator.js"
+import { ClientRegistry, RegistryFull } from "../../src/services/oauth/ClientRegistry.js"
+import { TokenStore } from "../../src/services/oauth/TokenStore.js"
+import { TokenGenerator } from "../../src/services/oauth/TokenGenerator.js"
 
 const decodeClient = Schema.decodeUnknownSync(ClientConfig)
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { isBase64Url32, TOKEN_LENGTH } from "../../src/domain/oauth/Tokens.js"
-import { TokenGeneratorCrypto } from "../../src/layers/TokenGeneratorCrypto.js"
-import { TokenGenerator } from "../../src/services/TokenGenerator.js"
+import { TokenGeneratorCrypto } from "../../src/layers/oauth/TokenGeneratorCrypto.js"
+import { TokenGenerator } from "../../src/services/oauth/TokenGenerator.js"
 
 describe("TokenGeneratorCrypto", () => {
   it.effect("tokens are 43-character canonical base64url strings of 32 bytes", () =>

@@ -9,9 +9,10 @@ import type {
   RefreshTokenRecord
 } from "../../src/domain/oauth/Records.js"
 import { isBase64Url32, sha256Hex } from "../../src/domain/oauth/Tokens.js"
-import { EMPTY_GRANT_GRACE_MS, TokenStoreMemoryWith, type TokenStoreMemoryOptions } from "../../src/layers/TokenStoreMemory.js"
-import { TokenStoreSqliteWith } from "../../src/layers/TokenStoreSqlite.js"
-import { TokenStore } from "../../src/services/TokenStore.js"
+import { EMPTY_GRANT_GRACE_MS } from "../../src/layers/oauth/store/StoreLimits.js"
+import { TokenStoreMemoryWith, type TokenStoreMemoryOptions } from "../../src/layers/oauth/store/TokenStoreMemory.js"
+import { TokenStoreSqliteWith } from "../../src/layers/oauth/store/TokenStoreSqlite.js"
+import { TokenStore } from "../../src/services/oauth/TokenStore.js"
 import { TempOAuthDatabase } from "../persistence/TempDatabase.js"
 
 /**

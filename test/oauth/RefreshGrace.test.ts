@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
-import { decodeAuthConfig } from "../../src/layers/AppConfigLive.js"
+import { decodeAuthConfig } from "../../src/layers/config/AppConfigLive.js"
 import { scopedFakeGitHub } from "../support/fakes/FakeGitHub.js"
 import { inProcessServer, type InProcessOptions } from "../support/InProcess.js"
 import {

@@ -8,10 +8,10 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted, TestClock } from "effect"
 import { sha256Hex } from "../../src/domain/oauth/Tokens.js"
-import { ClientRegistryLive } from "../../src/layers/ClientRegistryLive.js"
-import { TokenGeneratorCrypto } from "../../src/layers/TokenGeneratorCrypto.js"
-import { TokenStoreMemory } from "../../src/layers/TokenStoreMemory.js"
-import { ClientRegistry } from "../../src/services/ClientRegistry.js"
+import { ClientRegistryLive } from "../../src/layers/oauth/ClientRegistryLive.js"
+import { TokenGeneratorCrypto } from "../../src/layers/oauth/TokenGeneratorCrypto.js"
+import { TokenStoreMemory } from "../../src/layers/oauth/store/TokenStoreMemory.js"
+import { ClientRegistry } from "../../src/services/oauth/ClientRegistry.js"
 import {
   authorizeUrl,
   challengeOf,

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
-import { addressKey } from "../../src/http/RateLimiter.js"
+import { addressKey } from "../../src/http/server/ClientAddress.js"
 import { authorizeUrl, publicClient, send } from "../support/AuthorizeRequests.js"
 import { scopedFakeGitHub } from "../support/fakes/FakeGitHub.js"
 import { inProcessServer, type InProcessOptions } from "../support/InProcess.js"

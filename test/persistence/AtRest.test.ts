@@ -7,7 +7,7 @@
 import { chmodSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { keyPathFor } from "../../src/layers/persistence/StateFiles.js"
+import { keyPathFor } from "../../src/layers/oauth/store/StateFiles.js"
 import { login, loginCode, redeem, refresh, registerClient, revoke, type Tokens } from "../support/OAuthFlows.js"
 import { type AuthServer, CONFIG_CLIENT, startAuthServer } from "../support/OAuthHarness.js"
 import { databaseBytes, plaintextIn, stopAtConsent, stopAtUpstream } from "./PersistenceFlows.js"

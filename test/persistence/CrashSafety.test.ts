@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import { OAuthDatabase, OAuthDatabaseSqlite } from "../../src/layers/persistence/OAuthDatabase.js"
+import { OAuthDatabase, OAuthDatabaseSqlite } from "../../src/layers/oauth/store/OAuthDatabase.js"
 import { type LoginCode, loginCode, mcpStatus, redeem, refresh, type Tokens } from "../support/OAuthFlows.js"
 import { type AuthServer, startAuthServer } from "../support/OAuthHarness.js"
 

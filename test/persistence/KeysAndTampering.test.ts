@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import { OAuthDatabase, OAuthDatabaseSqlite } from "../../src/layers/persistence/OAuthDatabase.js"
+import { OAuthDatabase, OAuthDatabaseSqlite } from "../../src/layers/oauth/store/OAuthDatabase.js"
 import { login, mcpClient, mcpStatus, refresh, type Tokens, whoami } from "../support/OAuthFlows.js"
 import { type AuthServer, startAuthServer } from "../support/OAuthHarness.js"
 

@@ -12,9 +12,9 @@ import {
   MIGRATIONS_TABLE,
   OAuthDatabase,
   OAuthDatabaseSqlite
-} from "../../src/layers/persistence/OAuthDatabase.js"
-import { keyIdOf } from "../../src/layers/persistence/SecretBox.js"
-import { keyPathFor } from "../../src/layers/persistence/StateFiles.js"
+} from "../../src/layers/oauth/store/OAuthDatabase.js"
+import { keyIdOf } from "../../src/layers/oauth/store/SecretBox.js"
+import { keyPathFor } from "../../src/layers/oauth/store/StateFiles.js"
 import { tempDir } from "./TempDatabase.js"
 
 /** Needs `npm run build` (like every test that spawns `dist/`). */

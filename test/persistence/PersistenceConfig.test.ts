@@ -5,8 +5,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { AuthConfig, DefaultSweepInterval } from "../../src/domain/config/UserConfig.js"
-import { decodeConfig } from "../../src/layers/AppConfigLive.js"
-import { SWEEP_INTERVAL } from "../../src/layers/oauth/OAuthLayers.js"
+import { decodeConfig } from "../../src/domain/config/ConfigDecode.js"
+import { SWEEP_INTERVAL } from "../../src/compose/OAuth.js"
 
 const file = "/home/u/.mxcp/config.yml"
 

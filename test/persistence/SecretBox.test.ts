@@ -3,7 +3,7 @@
  */
 import { randomBytes } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
-import { decodeKey, keyIdOf, makeSecretBox } from "../../src/layers/persistence/SecretBox.js"
+import { decodeKey, keyIdOf, makeSecretBox } from "../../src/layers/oauth/store/SecretBox.js"
 
 const key = randomBytes(32)
 const box = makeSecretBox(key)

@@ -5,7 +5,7 @@
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, TestClock } from "effect"
-import { OAuthDatabase, OAuthDatabaseSqlite } from "../../src/layers/persistence/OAuthDatabase.js"
+import { OAuthDatabase, OAuthDatabaseSqlite } from "../../src/layers/oauth/store/OAuthDatabase.js"
 import { scopedFakeGitHub } from "../support/fakes/FakeGitHub.js"
 import { inProcessServer } from "../support/InProcess.js"
 import { login, mcpStatus } from "../support/OAuthFlows.js"

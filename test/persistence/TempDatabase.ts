@@ -10,7 +10,7 @@ import {
   OAuthDatabase,
   type OAuthDatabaseOptions,
   OAuthDatabaseSqlite
-} from "../../src/layers/persistence/OAuthDatabase.js"
+} from "../../src/layers/oauth/store/OAuthDatabase.js"
 
 /** A temp folder for the length of the current scope. */
 export const tempDir = Effect.acquireRelease(

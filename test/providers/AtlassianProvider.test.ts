@@ -1,7 +1,5 @@
-import { randomBytes } from "node:crypto"
-import { createServer } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Logger, LogLevel, Redacted, TestClock } from "effect"
+import { Context, Effect, Layer, Redacted, TestClock } from "effect"
 import type { AtlassianConfig } from "../../src/domain/config/UserConfig.js"
 import type { UpstreamTokens } from "../../src/domain/oauth/Identity.js"
 import { challengeFromVerifier } from "../../src/domain/oauth/Pkce.js"
@@ -9,79 +7,51 @@ import {
   AtlassianProviderNode,
   atlassianAccessibleResourcesUrl,
   atlassianUsername
-} from "../../src/layers/providers/AtlassianProvider.js"
-import { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "../../src/services/IdentityProvider.js"
+} from "../../src/layers/oauth/providers/AtlassianProvider.js"
+import { IdentityProvider, UpstreamGrantRevoked } from "../../src/services/oauth/IdentityProvider.js"
 import {
   type FakeAtlassian,
   type FakeAtlassianOptions,
   fakeAtlassianResource,
   scopedFakeAtlassian
 } from "../support/fakes/FakeAtlassian.js"
+import {
+  browse,
+  captureLogs,
+  newVerifier,
+  providerHarness,
+  refreshOf,
+  tokenEndpointContract,
+  userEndpointContract
+} from "./ProviderContract.js"
 
 const REDIRECT_URI = "http://127.0.0.1:8000/atlassian/callback"
 const SCOPE = "read:me read:jira-work offline_access"
 
-/** A fake Atlassian on loopback and the real provider (undici HttpClient) pointed at it. */
-const setup = (options: FakeAtlassianOptions = {}, overrides: Partial<AtlassianConfig> = {}) =>
-  Effect.gen(function* () {
-    const fake = yield* scopedFakeAtlassian(options)
-    const context = yield* Layer.build(AtlassianProviderNode(fake.providerConfig({ scope: SCOPE, ...overrides })))
-    return { fake, provider: Context.get(context, IdentityProvider) }
-  })
+const atlassian = providerHarness({
+  provider: "atlassian",
+  redirectUri: REDIRECT_URI,
+  tokenPath: "/oauth/token",
+  start: (options: FakeAtlassianOptions) => scopedFakeAtlassian(options),
+  layer: (fake: FakeAtlassian, overrides: Partial<AtlassianConfig>) =>
+    AtlassianProviderNode(fake.providerConfig({ scope: SCOPE, ...overrides }))
+})
+const { setup, authorize, login, expectProviderError, tokenRequests } = atlassian
 
-const newVerifier = (): string => randomBytes(32).toString("base64url")
-
-/** The user's browser: GET a URL on the fake (no redirect following). */
-const browse = (url: string) =>
-  Effect.promise(async () => {
-    const response = await fetch(url, { redirect: "manual" })
-    await response.arrayBuffer()
-    return { status: response.status, location: response.headers.get("location") }
-  })
-
-/** Authorize at the fake through the provider's own URL; the code and the verifier to redeem it. */
-const authorize = (provider: IdentityProvider.Shape, state = "st-1") =>
-  Effect.gen(function* () {
-    const codeVerifier = newVerifier()
-    const url = provider.authorizeUrl({ state, redirectUri: REDIRECT_URI, codeChallenge: challengeFromVerifier(codeVerifier) })
-    const { status, location } = yield* browse(url)
-    expect(status).toBe(302)
-    const back = new URL(location ?? "")
-    expect(back.searchParams.get("state")).toBe(state)
-    const code = back.searchParams.get("code")
-    expect(code).not.toBeNull()
-    return { code: code ?? "", codeVerifier }
-  })
-
-const login = (provider: IdentityProvider.Shape) =>
-  Effect.gen(function* () {
-    const { code, codeVerifier } = yield* authorize(provider)
-    return yield* provider.exchangeCode({ code, redirectUri: REDIRECT_URI, codeVerifier })
-  })
-
-const expectProviderError = (error: ProviderError | UpstreamGrantRevoked, kind: ProviderError["kind"], operation: string) => {
-  expect(error).toBeInstanceOf(ProviderError)
-  if (error._tag !== "ProviderError") return
-  expect(error.provider).toBe("atlassian")
-  expect(error.kind).toBe(kind)
-  expect(error.operation).toBe(operation)
-}
-
-/** A port nothing listens on. */
-const closedPort = Effect.promise(
-  () =>
-    new Promise<number>((resolve) => {
-      const s = createServer()
-      s.listen(0, "127.0.0.1", () => {
-        const port = (s.address() as { port: number }).port
-        s.close(() => resolve(port))
-      })
-    })
-)
-
-const tokenRequests = (fake: FakeAtlassian) => fake.requests.filter((r) => r.path === "/oauth/token")
-
-const refreshOf = (tokens: UpstreamTokens): Redacted.Redacted<string> => tokens.refreshToken ?? Redacted.make("")
+const userEndpoint = userEndpointContract(atlassian, {
+  endpoint: "me",
+  titles: {
+    hang: "C28: /me hangs → unavailable within the 1 s timeout (retries included)",
+    malformedToken: "C28: malformed JSON from the token endpoint → bad_response",
+    missingToken: "C28: token answer without access_token → bad_response",
+    malformedUser: "C28: malformed JSON from /me → bad_response, not retried",
+    missingId: "C28: /me without account_id → bad_response naming the user id",
+    retried: "GET /me is retried on 502 (then succeeds); the token POST is never retried"
+  },
+  tokenPrefix: "eyJ",
+  missingIdWord: "account_id",
+  expectProfile: (profile) => expect(profile.username).toBe("ada")
+})
 
 describe("AtlassianProvider", () => {
   describe("authorize URL", () => {
@@ -465,37 +435,8 @@ describe("AtlassianProvider", () => {
   })
 
   describe("C28: upstream failures are clear errors within the timeout", () => {
-    const exchange = (provider: IdentityProvider.Shape) =>
-      Effect.gen(function* () {
-        const { code, codeVerifier } = yield* authorize(provider)
-        return yield* Effect.flip(provider.exchangeCode({ code, redirectUri: REDIRECT_URI, codeVerifier }))
-      })
-
-    it.scopedLive("C28: token endpoint 500 → unavailable, one POST only", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        fake.fail("token", { kind: "status", status: 500 })
-        const error = yield* exchange(provider)
-        expectProviderError(error, "unavailable", "exchangeCode")
-        expect(error.message).toContain("HTTP 500")
-        expect(fake.calls.token).toBe(1)
-      })
-    )
-
-    it.scopedLive("C28: token endpoint hangs → unavailable after the 1 s timeout", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup({}, { timeout: 1 })
-        fake.fail("token", { kind: "hang" })
-        const started = Date.now()
-        const error = yield* exchange(provider)
-        const elapsed = Date.now() - started
-        expectProviderError(error, "unavailable", "exchangeCode")
-        expect(error.message).toContain("timed out after 1s")
-        expect(elapsed).toBeGreaterThanOrEqual(900)
-        expect(elapsed).toBeLessThan(3000)
-        expect(fake.calls.token).toBe(1)
-      })
-    )
+    tokenEndpointContract(atlassian)
+    userEndpoint.failures()
 
     it.scopedLive("C28: refresh hangs → unavailable after the 1 s timeout", () =>
       Effect.gen(function* () {
@@ -508,97 +449,10 @@ describe("AtlassianProvider", () => {
       })
     )
 
-    it.scopedLive("C28: /me hangs → unavailable within the 1 s timeout (retries included)", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup({}, { timeout: 1 })
-        const tokens = yield* login(provider)
-        fake.fail("me", { kind: "hang" })
-        const started = Date.now()
-        const error = yield* Effect.flip(provider.fetchUser(tokens))
-        expectProviderError(error, "unavailable", "fetchUser")
-        expect(error.message).toContain("timed out after 1s")
-        expect(Date.now() - started).toBeLessThan(3000)
-      })
-    )
-
-    it.scopedLive("C28: upstream down (connection refused) → unavailable", () =>
-      Effect.gen(function* () {
-        const port = yield* closedPort
-        const { provider } = yield* setup({}, { token_url: `http://127.0.0.1:${port}/oauth/token` })
-        const error = yield* Effect.flip(provider.exchangeCode({ code: "c", redirectUri: REDIRECT_URI, codeVerifier: newVerifier() }))
-        expectProviderError(error, "unavailable", "exchangeCode")
-        expect(error.message).toContain("could not be reached")
-      })
-    )
-
-    it.scopedLive("C28: connection dropped mid-request → unavailable", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        fake.fail("token", { kind: "drop" })
-        expectProviderError(yield* exchange(provider), "unavailable", "exchangeCode")
-      })
-    )
-
-    it.scopedLive("C28: malformed JSON from the token endpoint → bad_response", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        fake.fail("token", { kind: "malformed_json" })
-        const error = yield* exchange(provider)
-        expectProviderError(error, "bad_response", "exchangeCode")
-        expect(error.message).not.toContain("eyJ")
-      })
-    )
-
-    it.scopedLive("C28: token answer without access_token → bad_response", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        fake.fail("token", { kind: "missing_access_token" })
-        const error = yield* exchange(provider)
-        expectProviderError(error, "bad_response", "exchangeCode")
-        expect(error.message).toContain("access_token")
-      })
-    )
-
-    it.scopedLive("C28: malformed JSON from /me → bad_response, not retried", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        const tokens = yield* login(provider)
-        fake.fail("me", { kind: "malformed_json" })
-        expectProviderError(yield* Effect.flip(provider.fetchUser(tokens)), "bad_response", "fetchUser")
-        expect(fake.calls.me).toBe(1)
-      })
-    )
-
-    it.scopedLive("C28: /me without account_id → bad_response naming the user id", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        const tokens = yield* login(provider)
-        fake.fail("me", { kind: "missing_id" })
-        const error = yield* Effect.flip(provider.fetchUser(tokens))
-        expectProviderError(error, "bad_response", "fetchUser")
-        expect(error.message).toContain("account_id")
-      })
-    )
   })
 
   describe("retries", () => {
-    it.scopedLive("GET /me is retried on 502 (then succeeds); the token POST is never retried", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        const tokens = yield* login(provider)
-        fake.fail("me", { kind: "status", status: 502, body: "<html><body>502 Bad Gateway</body></html>" }, 2)
-        const profile = yield* provider.fetchUser(tokens)
-        expect(profile.username).toBe("ada")
-        expect(fake.calls.me).toBe(3)
-
-        fake.fail("token", { kind: "status", status: 502 })
-        const { code, codeVerifier } = yield* authorize(provider)
-        fake.resetCounters()
-        const error = yield* Effect.flip(provider.exchangeCode({ code, redirectUri: REDIRECT_URI, codeVerifier }))
-        expectProviderError(error, "unavailable", "exchangeCode")
-        expect(fake.calls.token).toBe(1)
-      })
-    )
+    userEndpoint.retries()
 
     it.scopedLive("GET /me: bounded retries (3 attempts) on 5xx, 429 and dropped connections, then unavailable", () =>
       Effect.gen(function* () {
@@ -621,13 +475,7 @@ describe("AtlassianProvider", () => {
 
   it.scopedLive("logs name the failing call and carry no token, code or secret", () =>
     Effect.gen(function* () {
-      const lines: Array<string> = []
-      const capture = Logger.make(({ annotations, logLevel, message }) => {
-        const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-        lines.push(`${logLevel.label} ${text} ${JSON.stringify(Object.fromEntries(annotations))}`)
-      })
-      const run = <A, E>(effect: Effect.Effect<A, E>) =>
-        effect.pipe(Logger.withMinimumLogLevel(LogLevel.Debug), Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      const { lines, run } = captureLogs()
 
       const { fake, provider } = yield* setup()
       const { code, codeVerifier } = yield* authorize(provider)

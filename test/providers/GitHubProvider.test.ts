@@ -1,75 +1,45 @@
-import { randomBytes } from "node:crypto"
-import { createServer } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Logger, LogLevel, Redacted, TestClock } from "effect"
+import { Context, Effect, Layer, Redacted, TestClock } from "effect"
 import type { GitHubConfig } from "../../src/domain/config/UserConfig.js"
 import type { UpstreamTokens } from "../../src/domain/oauth/Identity.js"
 import { challengeFromVerifier } from "../../src/domain/oauth/Pkce.js"
-import { GitHubProviderNode, pickGitHubEmail } from "../../src/layers/providers/GitHubProvider.js"
-import { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "../../src/services/IdentityProvider.js"
+import { GitHubProviderNode, pickGitHubEmail } from "../../src/layers/oauth/providers/GitHubProvider.js"
+import { IdentityProvider, UpstreamGrantRevoked } from "../../src/services/oauth/IdentityProvider.js"
 import { type FakeGitHub, type FakeGitHubOptions, scopedFakeGitHub } from "../support/fakes/FakeGitHub.js"
+import {
+  browse,
+  captureLogs,
+  newVerifier,
+  providerHarness,
+  tokenEndpointContract,
+  userEndpointContract
+} from "./ProviderContract.js"
 
 const REDIRECT_URI = "http://127.0.0.1:8000/github/callback"
 
-/** A fake GitHub on loopback and the real provider (undici HttpClient) pointed at it. */
-const setup = (options: FakeGitHubOptions = {}, overrides: Partial<GitHubConfig> = {}) =>
-  Effect.gen(function* () {
-    const fake = yield* scopedFakeGitHub(options)
-    const context = yield* Layer.build(GitHubProviderNode(fake.providerConfig(overrides)))
-    return { fake, provider: Context.get(context, IdentityProvider) }
-  })
+const github = providerHarness({
+  provider: "github",
+  redirectUri: REDIRECT_URI,
+  tokenPath: "/login/oauth/access_token",
+  start: (options: FakeGitHubOptions) => scopedFakeGitHub(options),
+  layer: (fake: FakeGitHub, overrides: Partial<GitHubConfig>) => GitHubProviderNode(fake.providerConfig(overrides))
+})
+const { setup, authorize, login, expectProviderError, tokenRequests } = github
 
-const newVerifier = (): string => randomBytes(32).toString("base64url")
-
-/** The user's browser: GET the provider's authorize URL on the fake (no redirect following). */
-const browse = (url: string) =>
-  Effect.promise(async () => {
-    const response = await fetch(url, { redirect: "manual" })
-    await response.arrayBuffer()
-    return { status: response.status, location: response.headers.get("location") }
-  })
-
-/** Authorize at the fake through the provider's own URL; the code and the verifier to redeem it. */
-const authorize = (provider: IdentityProvider.Shape, state = "st-1") =>
-  Effect.gen(function* () {
-    const codeVerifier = newVerifier()
-    const url = provider.authorizeUrl({ state, redirectUri: REDIRECT_URI, codeChallenge: challengeFromVerifier(codeVerifier) })
-    const { status, location } = yield* browse(url)
-    expect(status).toBe(302)
-    const back = new URL(location ?? "")
-    expect(back.searchParams.get("state")).toBe(state)
-    const code = back.searchParams.get("code")
-    expect(code).not.toBeNull()
-    return { code: code ?? "", codeVerifier }
-  })
-
-const login = (provider: IdentityProvider.Shape) =>
-  Effect.gen(function* () {
-    const { code, codeVerifier } = yield* authorize(provider)
-    return yield* provider.exchangeCode({ code, redirectUri: REDIRECT_URI, codeVerifier })
-  })
-
-const expectProviderError = (error: ProviderError | UpstreamGrantRevoked, kind: ProviderError["kind"], operation: string) => {
-  expect(error).toBeInstanceOf(ProviderError)
-  if (error._tag !== "ProviderError") return
-  expect(error.provider).toBe("github")
-  expect(error.kind).toBe(kind)
-  expect(error.operation).toBe(operation)
-}
-
-/** A port nothing listens on. */
-const closedPort = Effect.promise(
-  () =>
-    new Promise<number>((resolve) => {
-      const s = createServer()
-      s.listen(0, "127.0.0.1", () => {
-        const port = (s.address() as { port: number }).port
-        s.close(() => resolve(port))
-      })
-    })
-)
-
-const tokenRequests = (fake: FakeGitHub) => fake.requests.filter((r) => r.path === "/login/oauth/access_token")
+const userEndpoint = userEndpointContract(github, {
+  endpoint: "user",
+  titles: {
+    hang: "C28: /user hangs → unavailable within the 1 s timeout (retries included)",
+    malformedToken: "malformed JSON from the token endpoint → bad_response",
+    missingToken: "token answer without access_token → bad_response",
+    malformedUser: "malformed JSON from /user → bad_response",
+    missingId: "/user without id → bad_response",
+    retried: "GET /user is retried on 502 (then succeeds); the token POST is never retried"
+  },
+  tokenPrefix: "gho_",
+  missingIdWord: "user id",
+  expectProfile: (profile) => expect(profile.id).toBe("583231")
+})
 
 describe("GitHubProvider", () => {
   describe("authorize URL", () => {
@@ -404,128 +374,12 @@ describe("GitHubProvider", () => {
   })
 
   describe("C28: upstream failures are clear errors within the timeout", () => {
-    const exchange = (provider: IdentityProvider.Shape) =>
-      Effect.gen(function* () {
-        const { code, codeVerifier } = yield* authorize(provider)
-        return yield* Effect.flip(provider.exchangeCode({ code, redirectUri: REDIRECT_URI, codeVerifier }))
-      })
-
-    it.scopedLive("C28: token endpoint 500 → unavailable, one POST only", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        fake.fail("token", { kind: "status", status: 500 })
-        const error = yield* exchange(provider)
-        expectProviderError(error, "unavailable", "exchangeCode")
-        expect(error.message).toContain("HTTP 500")
-        expect(fake.calls.token).toBe(1)
-      })
-    )
-
-    it.scopedLive("C28: token endpoint hangs → unavailable after the 1 s timeout", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup({}, { timeout: 1 })
-        fake.fail("token", { kind: "hang" })
-        const started = Date.now()
-        const error = yield* exchange(provider)
-        const elapsed = Date.now() - started
-        expectProviderError(error, "unavailable", "exchangeCode")
-        expect(error.message).toContain("timed out after 1s")
-        expect(elapsed).toBeGreaterThanOrEqual(900)
-        expect(elapsed).toBeLessThan(3000)
-        expect(fake.calls.token).toBe(1)
-      })
-    )
-
-    it.scopedLive("C28: /user hangs → unavailable within the 1 s timeout (retries included)", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup({}, { timeout: 1 })
-        const tokens = yield* login(provider)
-        fake.fail("user", { kind: "hang" })
-        const started = Date.now()
-        const error = yield* Effect.flip(provider.fetchUser(tokens))
-        expectProviderError(error, "unavailable", "fetchUser")
-        expect(Date.now() - started).toBeLessThan(3000)
-      })
-    )
-
-    it.scopedLive("C28: upstream down (connection refused) → unavailable", () =>
-      Effect.gen(function* () {
-        const port = yield* closedPort
-        const { provider } = yield* setup({}, { token_url: `http://127.0.0.1:${port}/login/oauth/access_token` })
-        const error = yield* Effect.flip(provider.exchangeCode({ code: "c", redirectUri: REDIRECT_URI, codeVerifier: newVerifier() }))
-        expectProviderError(error, "unavailable", "exchangeCode")
-        expect(error.message).toContain("could not be reached")
-      })
-    )
-
-    it.scopedLive("C28: connection dropped mid-request → unavailable", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        fake.fail("token", { kind: "drop" })
-        expectProviderError(yield* exchange(provider), "unavailable", "exchangeCode")
-      })
-    )
-
-    it.scopedLive("malformed JSON from the token endpoint → bad_response", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        fake.fail("token", { kind: "malformed_json" })
-        const error = yield* exchange(provider)
-        expectProviderError(error, "bad_response", "exchangeCode")
-        expect(error.message).not.toContain("gho_")
-      })
-    )
-
-    it.scopedLive("token answer without access_token → bad_response", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        fake.fail("token", { kind: "missing_access_token" })
-        const error = yield* exchange(provider)
-        expectProviderError(error, "bad_response", "exchangeCode")
-        expect(error.message).toContain("access_token")
-      })
-    )
-
-    it.scopedLive("malformed JSON from /user → bad_response", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        const tokens = yield* login(provider)
-        fake.fail("user", { kind: "malformed_json" })
-        expectProviderError(yield* Effect.flip(provider.fetchUser(tokens)), "bad_response", "fetchUser")
-        expect(fake.calls.user).toBe(1)
-      })
-    )
-
-    it.scopedLive("/user without id → bad_response", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        const tokens = yield* login(provider)
-        fake.fail("user", { kind: "missing_id" })
-        const error = yield* Effect.flip(provider.fetchUser(tokens))
-        expectProviderError(error, "bad_response", "fetchUser")
-        expect(error.message).toContain("user id")
-      })
-    )
+    tokenEndpointContract(github)
+    userEndpoint.failures()
   })
 
   describe("retries", () => {
-    it.scopedLive("GET /user is retried on 502 (then succeeds); the token POST is never retried", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        const tokens = yield* login(provider)
-        fake.fail("user", { kind: "status", status: 502, body: "<html><body>502 Bad Gateway</body></html>" }, 2)
-        const profile = yield* provider.fetchUser(tokens)
-        expect(profile.id).toBe("583231")
-        expect(fake.calls.user).toBe(3)
-
-        fake.fail("token", { kind: "status", status: 502 })
-        const { code, codeVerifier } = yield* authorize(provider)
-        fake.resetCounters()
-        const error = yield* Effect.flip(provider.exchangeCode({ code, redirectUri: REDIRECT_URI, codeVerifier }))
-        expectProviderError(error, "unavailable", "exchangeCode")
-        expect(fake.calls.token).toBe(1)
-      })
-    )
+    userEndpoint.retries()
 
     it.scopedLive("GET /user and /user/emails: bounded retries (3 attempts), then unavailable", () =>
       Effect.gen(function* () {
@@ -545,13 +399,7 @@ describe("GitHubProvider", () => {
 
   it.scopedLive("logs name the failing call and carry no token, code or secret", () =>
     Effect.gen(function* () {
-      const lines: Array<string> = []
-      const capture = Logger.make(({ annotations, logLevel, message }) => {
-        const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-        lines.push(`${logLevel.label} ${text} ${JSON.stringify(Object.fromEntries(annotations))}`)
-      })
-      const run = <A, E>(effect: Effect.Effect<A, E>) =>
-        effect.pipe(Logger.withMinimumLogLevel(LogLevel.Debug), Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      const { lines, run } = captureLogs()
 
       const { fake, provider } = yield* setup({ expiringTokens: true, user: { email: null } })
       const { code, codeVerifier } = yield* authorize(provider)

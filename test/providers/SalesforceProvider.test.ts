@@ -1,75 +1,23 @@
-import { randomBytes } from "node:crypto"
-import { createServer } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Logger, LogLevel, Redacted, TestClock } from "effect"
+import { Context, Effect, Layer, Redacted, TestClock } from "effect"
 import type { SalesforceConfig } from "../../src/domain/config/UserConfig.js"
 import type { UpstreamTokens } from "../../src/domain/oauth/Identity.js"
 import { challengeFromVerifier } from "../../src/domain/oauth/Pkce.js"
-import { SALESFORCE_DEFAULT_TOKEN_LIFETIME_MS, SalesforceProviderNode } from "../../src/layers/providers/SalesforceProvider.js"
-import { IdentityProvider, ProviderError, UpstreamGrantRevoked } from "../../src/services/IdentityProvider.js"
+import { SALESFORCE_DEFAULT_TOKEN_LIFETIME_MS, SalesforceProviderNode } from "../../src/layers/oauth/providers/SalesforceProvider.js"
+import { IdentityProvider, UpstreamGrantRevoked } from "../../src/services/oauth/IdentityProvider.js"
 import { type FakeSalesforce, type FakeSalesforceOptions, scopedFakeSalesforce } from "../support/fakes/FakeSalesforce.js"
+import { browse, captureLogs, newVerifier, providerHarness, tokenEndpointContract } from "./ProviderContract.js"
 
 const REDIRECT_URI = "http://127.0.0.1:8000/salesforce/callback"
 
-/** A fake Salesforce on loopback and the real provider (undici HttpClient) pointed at it. */
-const setup = (options: FakeSalesforceOptions = {}, overrides: Partial<SalesforceConfig> = {}) =>
-  Effect.gen(function* () {
-    const fake = yield* scopedFakeSalesforce(options)
-    const context = yield* Layer.build(SalesforceProviderNode(fake.providerConfig(overrides)))
-    return { fake, provider: Context.get(context, IdentityProvider) }
-  })
-
-const newVerifier = (): string => randomBytes(32).toString("base64url")
-
-/** The user's browser: GET the provider's authorize URL on the fake (no redirect following). */
-const browse = (url: string) =>
-  Effect.promise(async () => {
-    const response = await fetch(url, { redirect: "manual" })
-    await response.arrayBuffer()
-    return { status: response.status, location: response.headers.get("location") }
-  })
-
-/** Authorize at the fake through the provider's own URL; the code and the verifier to redeem it. */
-const authorize = (provider: IdentityProvider.Shape, state = "st-1") =>
-  Effect.gen(function* () {
-    const codeVerifier = newVerifier()
-    const url = provider.authorizeUrl({ state, redirectUri: REDIRECT_URI, codeChallenge: challengeFromVerifier(codeVerifier) })
-    const { status, location } = yield* browse(url)
-    expect(status).toBe(302)
-    const back = new URL(location ?? "")
-    expect(back.searchParams.get("state")).toBe(state)
-    const code = back.searchParams.get("code")
-    expect(code).not.toBeNull()
-    return { code: code ?? "", codeVerifier }
-  })
-
-const login = (provider: IdentityProvider.Shape) =>
-  Effect.gen(function* () {
-    const { code, codeVerifier } = yield* authorize(provider)
-    return yield* provider.exchangeCode({ code, redirectUri: REDIRECT_URI, codeVerifier })
-  })
-
-const expectProviderError = (error: ProviderError | UpstreamGrantRevoked, kind: ProviderError["kind"], operation: string) => {
-  expect(error).toBeInstanceOf(ProviderError)
-  if (error._tag !== "ProviderError") return
-  expect(error.provider).toBe("salesforce")
-  expect(error.kind).toBe(kind)
-  expect(error.operation).toBe(operation)
-}
-
-/** A port nothing listens on. */
-const closedPort = Effect.promise(
-  () =>
-    new Promise<number>((resolve) => {
-      const s = createServer()
-      s.listen(0, "127.0.0.1", () => {
-        const port = (s.address() as { port: number }).port
-        s.close(() => resolve(port))
-      })
-    })
-)
-
-const tokenRequests = (fake: FakeSalesforce) => fake.requests.filter((r) => r.path === "/services/oauth2/token")
+const salesforce = providerHarness({
+  provider: "salesforce",
+  redirectUri: REDIRECT_URI,
+  tokenPath: "/services/oauth2/token",
+  start: (options: FakeSalesforceOptions) => scopedFakeSalesforce(options),
+  layer: (fake: FakeSalesforce, overrides: Partial<SalesforceConfig>) => SalesforceProviderNode(fake.providerConfig(overrides))
+})
+const { setup, authorize, login, exchange, expectProviderError, tokenRequests } = salesforce
 
 const jsonAnswer = (body: unknown) =>
   ({ kind: "status", status: 200, contentType: "application/json;charset=UTF-8", body: JSON.stringify(body) }) as const
@@ -421,37 +369,7 @@ describe("SalesforceProvider", () => {
   })
 
   describe("C28: upstream failures are clear errors within the timeout", () => {
-    const exchange = (provider: IdentityProvider.Shape) =>
-      Effect.gen(function* () {
-        const { code, codeVerifier } = yield* authorize(provider)
-        return yield* Effect.flip(provider.exchangeCode({ code, redirectUri: REDIRECT_URI, codeVerifier }))
-      })
-
-    it.scopedLive("C28: token endpoint 500 → unavailable, one POST only", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        fake.fail("token", { kind: "status", status: 500 })
-        const error = yield* exchange(provider)
-        expectProviderError(error, "unavailable", "exchangeCode")
-        expect(error.message).toContain("HTTP 500")
-        expect(fake.calls.token).toBe(1)
-      })
-    )
-
-    it.scopedLive("C28: token endpoint hangs → unavailable after the 1 s timeout", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup({}, { timeout: 1 })
-        fake.fail("token", { kind: "hang" })
-        const started = Date.now()
-        const error = yield* exchange(provider)
-        const elapsed = Date.now() - started
-        expectProviderError(error, "unavailable", "exchangeCode")
-        expect(error.message).toContain("timed out after 1s")
-        expect(elapsed).toBeGreaterThanOrEqual(900)
-        expect(elapsed).toBeLessThan(3000)
-        expect(fake.calls.token).toBe(1)
-      })
-    )
+    tokenEndpointContract(salesforce)
 
     it.scopedLive("C28: the id URL hangs → unavailable within the 1 s timeout (retries included), no fallback", () =>
       Effect.gen(function* () {
@@ -475,24 +393,6 @@ describe("SalesforceProvider", () => {
         const started = Date.now()
         expectProviderError(yield* Effect.flip(provider.fetchUser(tokens)), "unavailable", "fetchUserInfo")
         expect(Date.now() - started).toBeLessThan(3000)
-      })
-    )
-
-    it.scopedLive("C28: upstream down (connection refused) → unavailable", () =>
-      Effect.gen(function* () {
-        const port = yield* closedPort
-        const { provider } = yield* setup({}, { token_url: `http://127.0.0.1:${port}/services/oauth2/token` })
-        const error = yield* Effect.flip(provider.exchangeCode({ code: "c", redirectUri: REDIRECT_URI, codeVerifier: newVerifier() }))
-        expectProviderError(error, "unavailable", "exchangeCode")
-        expect(error.message).toContain("could not be reached")
-      })
-    )
-
-    it.scopedLive("C28: connection dropped mid-request → unavailable", () =>
-      Effect.gen(function* () {
-        const { fake, provider } = yield* setup()
-        fake.fail("token", { kind: "drop" })
-        expectProviderError(yield* exchange(provider), "unavailable", "exchangeCode")
       })
     )
 
@@ -592,13 +492,7 @@ describe("SalesforceProvider", () => {
 
   it.scopedLive("logs name the failing call and carry no token, code or secret", () =>
     Effect.gen(function* () {
-      const lines: Array<string> = []
-      const capture = Logger.make(({ annotations, logLevel, message }) => {
-        const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-        lines.push(`${logLevel.label} ${text} ${JSON.stringify(Object.fromEntries(annotations))}`)
-      })
-      const run = <A, E>(effect: Effect.Effect<A, E>) =>
-        effect.pipe(Logger.withMinimumLogLevel(LogLevel.Debug), Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      const { lines, run } = captureLogs()
 
       const { fake, provider } = yield* setup()
       const { code, codeVerifier } = yield* authorize(provider)

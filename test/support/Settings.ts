@@ -1,4 +1,4 @@
-import type { ServeSettings } from "../../src/services/AppConfig.js"
+import type { ServeSettings } from "../../src/services/config/AppConfig.js"
 
 /** Server settings as the defaults give them (loopback, port 8000, auth-independent), with overrides. */
 export const serveSettings = (overrides: Partial<ServeSettings> = {}): ServeSettings => ({

@@ -25,3 +25,22 @@ export interface UpstreamTokens {
   /** Provider-specific non-secret values worth keeping (Salesforce `instance_url`, `id`). */
   readonly extra: Readonly<Record<string, string>>
 }
+
+/**
+ * The authenticated user of one request: one value from the bearer check (`BearerAuth`) to the
+ * SQL user functions (`get_username()` and friends), through the endpoints. It crosses the MCP
+ * SDK once, as `authInfo.extra.user` (`http/mcp/SdkAuthInfo.ts`). With auth off there is none.
+ */
+export interface CurrentUser {
+  readonly provider: UpstreamProviderName
+  /** The provider's stable user id. */
+  readonly id: string
+  readonly username: string
+  readonly email: string
+  readonly name: string
+  /**
+   * The upstream provider's access token (refreshed first when it had expired): what
+   * `get_user_external_token()` returns. Never logged, never sent to the MCP client.
+   */
+  readonly externalToken: string
+}

@@ -19,7 +19,7 @@ import {
   DuckDBVariantValue
 } from "@duckdb/node-api"
 import type { DuckDBType, DuckDBValue } from "@duckdb/node-api"
-import type { JsonValue } from "../../services/DuckDbSession.js"
+import type { JsonValue } from "../../services/duckdb/DuckDbSession.js"
 
 /** Sets an own property, even one named `__proto__`. */
 export const setEntry = <V>(target: Record<string, V>, key: string, value: V): void => {

@@ -14,8 +14,8 @@
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
 import { Clock, Duration, Effect, Option, Queue } from "effect"
 import type { Scope } from "effect"
-import type { SqlError } from "../../services/DuckDbSession.js"
-import { SqlTimeout } from "../../services/DuckDbSession.js"
+import type { SqlError } from "../../services/duckdb/DuckDbSession.js"
+import { SqlTimeout } from "../../services/duckdb/DuckDbSession.js"
 import type { PooledConnection } from "./Statements.js"
 import { closeQuietly } from "./Statements.js"
 

@@ -12,8 +12,8 @@
  * - The timeout and interruption set `cancel.cancelled`; the loop checks it before every fetch.
  */
 import type { DuckDBDataChunk, DuckDBResult, DuckDBType, DuckDBVector } from "@duckdb/node-api"
-import type { JsonValue, Row, Truncation } from "../../services/DuckDbSession.js"
-import { SqlResultTooLarge } from "../../services/DuckDbSession.js"
+import type { JsonValue, Row, Truncation } from "../../services/duckdb/DuckDbSession.js"
+import { SqlResultTooLarge } from "../../services/duckdb/DuckDbSession.js"
 import { jsonFromDuckDb, setEntry } from "./JsonValues.js"
 
 export interface ResultColumns {

@@ -32,8 +32,8 @@
  */
 import { DuckDBInstance, DuckDBScalarFunction, StatementType, VARCHAR } from "@duckdb/node-api"
 import type { DuckDBConnection } from "@duckdb/node-api"
-import type { Row } from "../../services/DuckDbSession.js"
-import { SqlError, SqlNotAllowed } from "../../services/DuckDbSession.js"
+import type { Row } from "../../services/duckdb/DuckDbSession.js"
+import { SqlError, SqlNotAllowed } from "../../services/duckdb/DuckDbSession.js"
 import { bindParameters } from "./Binding.js"
 import { jsonFromDuckDb, setEntry } from "./JsonValues.js"
 import { closeQuietly, extractStatements } from "./Statements.js"

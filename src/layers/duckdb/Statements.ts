@@ -1,6 +1,10 @@
 /**
  * Running the statements of one query on one pooled connection: the per-connection cache of
  * prepared statements, which statements leave state behind, and reading the last result.
+ *
+ * The statement cache stays hand-written (a Map in recency order): its entries are native
+ * prepared statements that must be destroyed when evicted or stale, inside the driver's async
+ * calls, and effect's `Cache` has no eviction hook (`ScopedCache` would put a scope on every query).
  */
 import { StatementType } from "@duckdb/node-api"
 import type { DuckDBConnection, DuckDBPreparedStatement } from "@duckdb/node-api"

@@ -22,7 +22,8 @@
  */
 import { DuckDBScalarFunction, VARCHAR } from "@duckdb/node-api"
 import type { DuckDBConnection } from "@duckdb/node-api"
-import type { QueryOptions, Row, SqlUser } from "../../services/DuckDbSession.js"
+import type { CurrentUser } from "../../domain/oauth/Identity.js"
+import type { QueryOptions, Row } from "../../services/duckdb/DuckDbSession.js"
 
 /** What the user functions return for the query running on one connection. */
 export interface ActiveUser {
@@ -40,7 +41,7 @@ export const userFunctionNames = [
 ] as const satisfies ReadonlyArray<keyof ActiveUser>
 
 export const activeUser = (options: QueryOptions | undefined): ActiveUser | undefined => {
-  const user: SqlUser | undefined = options?.user
+  const user: CurrentUser | undefined = options?.user
   if (user === undefined) return undefined
   return {
     get_username: user.username,

@@ -9,28 +9,17 @@ import {
 } from "../../domain/oauth/Errors.js"
 import { challengeFromVerifier, checkCodeChallenge } from "../../domain/oauth/Pkce.js"
 import type { AuthRequestRecord, OAuthClient } from "../../domain/oauth/Records.js"
+import type { AuthorizeRequest, CallbackQuery, ConsentForm } from "../../domain/oauth/Requests.js"
 import { buildRedirect, redirectTarget, resolveRedirectUri } from "../../domain/oauth/RedirectUri.js"
 import { checkResource, mcpResource } from "../../domain/oauth/Resource.js"
 import { grantScopes } from "../../domain/oauth/Scopes.js"
 import { constantTimeEqual, isBase64Url32, sha256Hex } from "../../domain/oauth/Tokens.js"
-import { AuthorizationFlow, type FlowContext, type FlowOutcome, type RawParams } from "../../services/AuthorizationFlow.js"
-import { ClientRegistry } from "../../services/ClientRegistry.js"
-import { IdentityProvider, type ProviderError } from "../../services/IdentityProvider.js"
-import { OAuthSettings } from "../../services/OAuthSettings.js"
-import { TokenGenerator } from "../../services/TokenGenerator.js"
-import { type StoreError, TokenStore } from "../../services/TokenStore.js"
-import { singleParams } from "./Params.js"
-
-const AUTHORIZE_PARAMS = [
-  "response_type",
-  "client_id",
-  "redirect_uri",
-  "scope",
-  "state",
-  "code_challenge",
-  "code_challenge_method",
-  "resource"
-] as const
+import { AuthorizationFlow, type FlowContext, type FlowOutcome } from "../../services/oauth/AuthorizationFlow.js"
+import { ClientRegistry } from "../../services/oauth/ClientRegistry.js"
+import { IdentityProvider, type ProviderError } from "../../services/oauth/IdentityProvider.js"
+import { OAuthSettings } from "../../services/oauth/OAuthSettings.js"
+import { TokenGenerator } from "../../services/oauth/TokenGenerator.js"
+import { type StoreError, TokenStore } from "../../services/oauth/TokenStore.js"
 
 const direct = (error: OAuthError): FlowOutcome => ({ _tag: "DirectError", error })
 
@@ -88,10 +77,7 @@ export const makeAuthorizationFlow = Effect.gen(function* () {
       return { _tag: "Redirect", location, bindingCookie } satisfies FlowOutcome
     })
 
-  const authorize = Effect.fn("AuthorizationFlow.authorize")(function* (params: RawParams, ctx: FlowContext) {
-    const parsed = singleParams(params, AUTHORIZE_PARAMS)
-    if (Either.isLeft(parsed)) return direct(parsed.left)
-    const p = parsed.right
+  const authorize = Effect.fn("AuthorizationFlow.authorize")(function* (p: AuthorizeRequest, ctx: FlowContext) {
 
     // Until client and redirect URI are validated, errors are shown here, never redirected.
     if (p["client_id"] === undefined) return direct(new InvalidRequest({ description: "client_id is required" }))
@@ -157,10 +143,8 @@ export const makeAuthorizationFlow = Effect.gen(function* () {
     } satisfies FlowOutcome
   }, Effect.catchTag("StoreError", storeFailure))
 
-  const consent = Effect.fn("AuthorizationFlow.consent")(function* (form: RawParams, ctx: FlowContext) {
-    const parsed = singleParams(form, ["flow", "csrf", "decision"])
-    if (Either.isLeft(parsed)) return direct(parsed.left)
-    const { flow, csrf, decision } = parsed.right
+  const consent = Effect.fn("AuthorizationFlow.consent")(function* (form: ConsentForm, ctx: FlowContext) {
+    const { flow, csrf, decision } = form
     if (flow === undefined || csrf === undefined) {
       return direct(new InvalidRequest({ description: "The consent form is incomplete" }))
     }
@@ -188,10 +172,8 @@ export const makeAuthorizationFlow = Effect.gen(function* () {
     return e.kind === "unavailable" ? new TemporarilyUnavailable({ description }) : new ServerError({ description })
   }
 
-  const callback = Effect.fn("AuthorizationFlow.callback")(function* (query: RawParams, ctx: FlowContext) {
-    const parsed = singleParams(query, ["state", "code", "error"])
-    if (Either.isLeft(parsed)) return direct(parsed.left)
-    const { state, code, error } = parsed.right
+  const callback = Effect.fn("AuthorizationFlow.callback")(function* (query: CallbackQuery, ctx: FlowContext) {
+    const { state, code, error } = query
     if (state === undefined) return direct(new InvalidRequest({ description: "Invalid state parameter" }))
     const now = yield* Clock.currentTimeMillis
     // Single use: taken out of the store whatever happens next.

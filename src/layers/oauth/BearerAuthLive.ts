@@ -4,13 +4,13 @@ import type { GrantRecord } from "../../domain/oauth/Records.js"
 import { mcpResource } from "../../domain/oauth/Resource.js"
 import { formatScopes, missingScopes } from "../../domain/oauth/Scopes.js"
 import { isBase64Url32, sha256Hex } from "../../domain/oauth/Tokens.js"
-import type { UpstreamTokens } from "../../domain/oauth/Identity.js"
-import { type Authenticated, BearerAuth, type NoToken } from "../../services/BearerAuth.js"
-import { ClientRegistry } from "../../services/ClientRegistry.js"
-import { IdentityProvider } from "../../services/IdentityProvider.js"
-import { OAuthSettings } from "../../services/OAuthSettings.js"
-import { TokenStore } from "../../services/TokenStore.js"
-import { tracingEnabled } from "../Tracing.js"
+import type { CurrentUser, UpstreamTokens } from "../../domain/oauth/Identity.js"
+import { type Authenticated, BearerAuth, type NoToken } from "../../services/oauth/BearerAuth.js"
+import { ClientRegistry } from "../../services/oauth/ClientRegistry.js"
+import { IdentityProvider } from "../../services/oauth/IdentityProvider.js"
+import { OAuthSettings } from "../../services/oauth/OAuthSettings.js"
+import { TokenStore } from "../../services/oauth/TokenStore.js"
+import { tracingEnabled } from "../server/Tracing.js"
 
 /** Refresh an upstream token this long before it expires. */
 const EXPIRY_SKEW_MS = 30_000
@@ -134,15 +134,17 @@ export const makeBearerAuth = Effect.gen(function* () {
       upstream = yield* refreshUpstream(grant)
       if (upstream === undefined) return yield* Effect.fail(invalid("The session has ended; log in again"))
     }
-    const user = grant.user
+    const profile = grant.user
+    const user: CurrentUser = {
+      provider: profile.provider,
+      id: profile.id,
+      username: profile.username,
+      email: profile.email,
+      name: profile.name,
+      externalToken: Redacted.value(upstream.accessToken)
+    }
     return {
       user,
-      sqlUser: {
-        username: user.username,
-        email: user.email,
-        provider: user.provider,
-        externalToken: Redacted.value(upstream.accessToken)
-      },
       clientId: rec.clientId,
       scopes: rec.scopes,
       principal: `${user.provider}:${user.id}`,

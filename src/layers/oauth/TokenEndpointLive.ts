@@ -5,58 +5,25 @@ import {
   InvalidRequest,
   type OAuthError,
   TemporarilyUnavailable,
-  UnauthorizedClient,
-  UnsupportedGrantType
+  UnauthorizedClient
 } from "../../domain/oauth/Errors.js"
 import { checkCodeVerifier } from "../../domain/oauth/Pkce.js"
 import type { AccessTokenRecord, OAuthClient, RotateResult } from "../../domain/oauth/Records.js"
+import type {
+  AuthorizationCodeGrant,
+  ClientCredentials,
+  RefreshTokenGrant,
+  RevocationRequest,
+  TokenRequest
+} from "../../domain/oauth/Requests.js"
 import { checkResource, mcpResource } from "../../domain/oauth/Resource.js"
 import { formatScopes, grantScopes } from "../../domain/oauth/Scopes.js"
 import { constantTimeEqual, sha256Hex } from "../../domain/oauth/Tokens.js"
-import type { RawParams } from "../../services/AuthorizationFlow.js"
-import { ClientRegistry } from "../../services/ClientRegistry.js"
-import { OAuthSettings } from "../../services/OAuthSettings.js"
-import { TokenEndpoint, type TokenEndpointFailure, type TokenRequestContext, type TokenResponse } from "../../services/TokenEndpoint.js"
-import { TokenGenerator } from "../../services/TokenGenerator.js"
-import { type StoreError, type SuccessorTokens, TokenStore } from "../../services/TokenStore.js"
-import { singleParams } from "./Params.js"
-
-const TOKEN_PARAMS = [
-  "grant_type",
-  "code",
-  "redirect_uri",
-  "code_verifier",
-  "refresh_token",
-  "scope",
-  "resource",
-  "client_id",
-  "client_secret",
-  "token",
-  "token_type_hint"
-] as const
-
-interface BasicCredentials {
-  readonly clientId: string
-  readonly secret: string
-}
-
-/** RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`. */
-const parseBasic = (authorization: string | undefined): Either.Either<BasicCredentials | undefined, void> => {
-  if (authorization === undefined) return Either.right(undefined)
-  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization)
-  if (m === null || m[1] === undefined) return /^Basic\b/i.test(authorization) ? Either.left(undefined) : Either.right(undefined)
-  const decoded = Buffer.from(m[1], "base64").toString("utf8")
-  const colon = decoded.indexOf(":")
-  if (colon < 0) return Either.left(undefined)
-  try {
-    return Either.right({
-      clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " ")),
-      secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " "))
-    })
-  } catch {
-    return Either.left(undefined)
-  }
-}
+import { ClientRegistry } from "../../services/oauth/ClientRegistry.js"
+import { OAuthSettings } from "../../services/oauth/OAuthSettings.js"
+import { TokenEndpoint, type TokenRequestContext, type TokenResponse } from "../../services/oauth/TokenEndpoint.js"
+import { TokenGenerator } from "../../services/oauth/TokenGenerator.js"
+import { type StoreError, type SuccessorTokens, TokenStore } from "../../services/oauth/TokenStore.js"
 
 export const makeTokenEndpoint = Effect.gen(function* () {
   const clients = yield* ClientRegistry
@@ -64,30 +31,20 @@ export const makeTokenEndpoint = Effect.gen(function* () {
   const tokens = yield* TokenGenerator
   const settings = yield* OAuthSettings
 
-  /** Authenticate the client without touching any code or token (checklist A8). */
-  const authenticateClient = (p: Record<string, string | undefined>, authorization: string | undefined) =>
+  /**
+   * Authenticate the client without touching any code or token (checklist A8). The credentials
+   * were decoded at the edge (one method, never two); here: is it our client, may it use that
+   * method, and is the secret right.
+   */
+  const authenticateClient = (creds: ClientCredentials) =>
     Effect.gen(function* () {
-      const basic = parseBasic(authorization)
-      const usedBasic = authorization !== undefined && /^Basic\b/i.test(authorization)
-      const failWith = (error: OAuthError) => Effect.fail<TokenEndpointFailure>({ error, usedBasic })
-      const invalidClient = () => failWith(new InvalidClient({ description: "Client authentication failed" }))
-      if (Either.isLeft(basic)) return yield* invalidClient()
-      const creds = basic.right
-      if (creds !== undefined && p["client_secret"] !== undefined) {
-        return yield* failWith(new InvalidRequest({ description: "Use one client authentication method, not two" }))
-      }
-      if (creds !== undefined && p["client_id"] !== undefined && p["client_id"] !== creds.clientId) {
-        return yield* failWith(new InvalidRequest({ description: "client_id does not match the Authorization header" }))
-      }
-      const clientId = creds?.clientId ?? p["client_id"]
-      if (clientId === undefined) return yield* invalidClient()
-      const found = yield* clients.find(clientId)
+      const invalidClient = () => fail(new InvalidClient({ description: "Client authentication failed" }))
+      const found = yield* clients.find(creds.clientId)
       if (Option.isNone(found)) return yield* invalidClient()
       const client = found.value
-      const method = creds !== undefined ? "client_secret_basic" : p["client_secret"] !== undefined ? "client_secret_post" : "none"
-      if (!client.authMethods.includes(method)) return yield* invalidClient()
+      if (!client.authMethods.includes(creds.method)) return yield* invalidClient()
       if (client.secretHash !== undefined) {
-        const secret = creds?.secret ?? p["client_secret"] ?? ""
+        const secret = creds.method === "none" ? "" : creds.secret
         // Compare hashes: constant time, and the stored value is never the secret itself (A9).
         if (!constantTimeEqual(sha256Hex(secret), client.secretHash)) return yield* invalidClient()
       }
@@ -131,10 +88,10 @@ export const makeTokenEndpoint = Effect.gen(function* () {
       } satisfies TokenResponse
     })
 
-  const fail = (error: OAuthError, usedBasic = false) => Effect.fail<TokenEndpointFailure>({ error, usedBasic })
+  const fail = (error: OAuthError) => Effect.fail(error)
   const invalidGrant = (description: string) => fail(new InvalidGrant({ description }))
 
-  const authorizationCode = (client: OAuthClient, p: Record<string, string | undefined>, ctx: TokenRequestContext) =>
+  const authorizationCode = (client: OAuthClient, p: AuthorizationCodeGrant, ctx: TokenRequestContext) =>
     Effect.gen(function* () {
       const code = p["code"]
       if (code === undefined) return yield* fail(new InvalidRequest({ description: "code is required" }))
@@ -183,7 +140,7 @@ export const makeTokenEndpoint = Effect.gen(function* () {
    * has not been used yet. Every other presentation of a rotated token is reuse and revokes the
    * whole grant (RFC 9700 4.14, E37).
    */
-  const refreshToken = (client: OAuthClient, p: Record<string, string | undefined>, ctx: TokenRequestContext) =>
+  const refreshToken = (client: OAuthClient, p: RefreshTokenGrant, ctx: TokenRequestContext) =>
     Effect.gen(function* () {
       const presented = p["refresh_token"]
       if (presented === undefined) return yield* fail(new InvalidRequest({ description: "refresh_token is required" }))
@@ -261,7 +218,7 @@ export const makeTokenEndpoint = Effect.gen(function* () {
    */
   const replayRotation = (
     client: OAuthClient,
-    p: Record<string, string | undefined>,
+    p: RefreshTokenGrant,
     replayed: Extract<RotateResult, { _tag: "Replayed" }>,
     successor: SuccessorTokens,
     resource: string | undefined,
@@ -310,27 +267,17 @@ export const makeTokenEndpoint = Effect.gen(function* () {
       Effect.zipRight(fail(new TemporarilyUnavailable({ description: "The authorization server is temporarily unavailable" })))
     )
 
-  const token = Effect.fn("TokenEndpoint.token")(function* (form: RawParams, ctx: TokenRequestContext) {
-    const parsed = singleParams(form, TOKEN_PARAMS)
-    if (Either.isLeft(parsed)) return yield* fail(parsed.left)
-    const p = parsed.right
-    const grantType = p["grant_type"]
-    if (grantType === undefined) return yield* fail(new InvalidRequest({ description: "grant_type is required" }))
-    if (grantType !== "authorization_code" && grantType !== "refresh_token") {
-      return yield* fail(new UnsupportedGrantType({ description: `grant_type ${grantType.slice(0, 40)} is not supported` }))
-    }
-    const client = yield* authenticateClient(p, ctx.authorization)
-    return grantType === "authorization_code"
-      ? yield* authorizationCode(client, p, ctx)
-      : yield* refreshToken(client, p, ctx)
+  const token = Effect.fn("TokenEndpoint.token")(function* (request: TokenRequest, ctx: TokenRequestContext) {
+    const client = yield* authenticateClient(request.client)
+    const grant = request.grant
+    return grant.grant_type === "authorization_code"
+      ? yield* authorizationCode(client, grant, ctx)
+      : yield* refreshToken(client, grant, ctx)
   }, Effect.catchTag("StoreError", storeFailure))
 
-  const revoke = Effect.fn("TokenEndpoint.revoke")(function* (form: RawParams, ctx: TokenRequestContext) {
-    const parsed = singleParams(form, TOKEN_PARAMS)
-    if (Either.isLeft(parsed)) return yield* fail(parsed.left)
-    const p = parsed.right
-    const client = yield* authenticateClient(p, ctx.authorization)
-    const presented = p["token"]
+  const revoke = Effect.fn("TokenEndpoint.revoke")(function* (request: RevocationRequest, _ctx: TokenRequestContext) {
+    const client = yield* authenticateClient(request.client)
+    const presented = request.form.token
     if (presented === undefined) return yield* fail(new InvalidRequest({ description: "token is required" }))
     const hash = sha256Hex(presented)
     const now = yield* Clock.currentTimeMillis

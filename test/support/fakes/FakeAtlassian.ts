@@ -24,12 +24,12 @@
  * the request log and the tokens issued, and revoke tokens upstream. Use it as a scoped Effect
  * resource (`scopedFakeAtlassian`, `FakeAtlassianLayer`) or with promises (`startFakeAtlassian` + `stop`).
  */
-import { createHash, randomBytes, randomUUID } from "node:crypto"
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
-import { Context, Effect, Layer, Redacted } from "effect"
-import type { Scope } from "effect"
+import { randomUUID } from "node:crypto"
+import type { IncomingHttpHeaders, ServerResponse } from "node:http"
+import { Context } from "effect"
+import type { Effect, Layer, Scope } from "effect"
 import type { AtlassianConfig } from "../../../src/domain/config/UserConfig.js"
+import { type BaseFailure, fakeLayer, type FakeProvider, fakeServer, htmlPage, randomToken, readBody, revokeIn, s256, scopedFake } from "./FakeServer.js"
 
 // ---------------------------------------------------------------------------
 // Public API
@@ -61,20 +61,13 @@ export interface FakeAtlassianResource {
 export type FakeAtlassianEndpoint = "authorize" | "token" | "me" | "resources"
 
 /**
- * How an endpoint misbehaves:
- * - `status`: answer with this HTTP status (default body: a small HTML error page);
- * - `hang`: never answer (the connection stays open until the client gives up or the fake stops);
- * - `drop`: destroy the connection without answering;
- * - `malformed_json`: HTTP 200, `Content-Type: application/json`, a truncated JSON body;
+ * How an endpoint misbehaves: the failures every fake has (`BaseFailure`), and
  * - `missing_id`: (`me`) the profile without `account_id`;
  * - `missing_access_token`: (`token`) HTTP 200 JSON without `access_token`;
  * - `missing_refresh_token`: (`token`) a normal answer, but without `refresh_token`.
  */
 export type FakeAtlassianFailure =
-  | { readonly kind: "status"; readonly status: number; readonly body?: string; readonly contentType?: string }
-  | { readonly kind: "hang" }
-  | { readonly kind: "drop" }
-  | { readonly kind: "malformed_json" }
+  | BaseFailure
   | { readonly kind: "missing_id" }
   | { readonly kind: "missing_access_token" }
   | { readonly kind: "missing_refresh_token" }
@@ -123,43 +116,15 @@ export interface FakeAtlassianCalls {
   resources: number
 }
 
-export interface FakeAtlassian {
-  readonly baseUrl: string
-  readonly clientId: string
-  readonly clientSecret: string
+export interface FakeAtlassian
+  extends FakeProvider<FakeAtlassianEndpoint, FakeAtlassianFailure, FakeAtlassianCalls, FakeAtlassianRequest, AtlassianConfig, FakeAtlassianAuthorizeParams>
+{
   /** The URL block an `atlassian:` config needs. */
   readonly config: { readonly auth_url: string; readonly token_url: string; readonly api_url: string }
-  /** A full decoded `AtlassianConfig` pointing at this fake (timeout 10 s unless overridden). */
-  readonly providerConfig: (overrides?: Partial<AtlassianConfig>) => AtlassianConfig
-  /** Live counters of calls per endpoint (failed and hung calls included). */
-  readonly calls: Readonly<FakeAtlassianCalls>
-  /** Every request received, in order. */
-  readonly requests: ReadonlyArray<FakeAtlassianRequest>
-  /** Every access token issued (exchange and refresh), in order. */
-  readonly issuedAccessTokens: ReadonlyArray<string>
-  /** Every refresh token issued, in order. */
-  readonly issuedRefreshTokens: ReadonlyArray<string>
   readonly setUser: (user: Partial<FakeAtlassianUser>) => void
   readonly setResources: (resources: ReadonlyArray<FakeAtlassianResource>) => void
-  readonly setDenyAuthorization: (deny: boolean) => void
-  readonly setGrantedScope: (scope: string | undefined) => void
-  /** Make an endpoint misbehave for the next `times` calls (default: until `clearFailures`). */
-  readonly fail: (endpoint: FakeAtlassianEndpoint, failure: FakeAtlassianFailure, times?: number) => void
-  readonly clearFailures: () => void
-  /** Revoke one refresh token, or all of them: refreshing then answers `invalid_grant`. */
-  readonly revokeRefreshToken: (token?: string) => void
-  /** Revoke one access token, or all of them: the API then answers 401. */
-  readonly revokeAccessToken: (token?: string) => void
   /** Whether a refresh token would still be accepted. */
   readonly isRefreshTokenActive: (token: string) => boolean
-  readonly resetCounters: () => void
-  /**
-   * Drive the authorize endpoint with a real HTTP GET (redirects not followed) and return the
-   * `Location` it redirected to. Throws if it did not redirect.
-   */
-  readonly authorize: (params: FakeAtlassianAuthorizeParams) => Promise<URL>
-  /** `authorize`, then the `code` from the redirect. Throws when there is none. */
-  readonly authorizeCode: (params: FakeAtlassianAuthorizeParams) => Promise<string>
 }
 
 export interface FakeAtlassianAuthorizeParams {
@@ -229,26 +194,6 @@ interface StoredRefresh {
   active: boolean
 }
 
-interface ArmedFailure {
-  readonly failure: FakeAtlassianFailure
-  remaining: number
-}
-
-const randomToken = (prefix: string, bytes = 32): string => `${prefix}${randomBytes(bytes).toString("base64url")}`
-
-const s256 = (verifier: string): string => createHash("sha256").update(verifier).digest("base64url")
-
-const htmlPage = (title: string): string =>
-  `<!DOCTYPE html><html><head><title>${title}</title></head><body><h1>${title}</h1></body></html>`
-
-const readBody = (req: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-    req.on("error", reject)
-  })
-
 /** The JSON object of a body, or undefined when it is not one. */
 const parseJsonObject = (text: string): Record<string, unknown> | undefined => {
   try {
@@ -281,8 +226,6 @@ export const startFakeAtlassian = async (options: FakeAtlassianOptions = {}): Pr
   const refreshErrorStatus = options.refreshErrorStatus ?? 403
   let user: FakeAtlassianUser = { ...defaultUser, ...options.user }
   let resources: ReadonlyArray<FakeAtlassianResource> = options.resources ?? defaultResources
-  let deny = options.denyAuthorization ?? false
-  let grantedScope: string | undefined = options.grantedScope
 
   const calls: FakeAtlassianCalls = { authorize: 0, token: 0, tokenExchange: 0, tokenRefresh: 0, me: 0, resources: 0 }
   const requests: Array<FakeAtlassianRequest> = []
@@ -291,57 +234,21 @@ export const startFakeAtlassian = async (options: FakeAtlassianOptions = {}): Pr
   const codes = new Map<string, StoredCode>()
   const accessTokens = new Map<string, StoredAccess>()
   const refreshTokens = new Map<string, StoredRefresh>()
-  const failures = new Map<FakeAtlassianEndpoint, ArmedFailure>()
-
-  const takeFailure = (endpoint: FakeAtlassianEndpoint): FakeAtlassianFailure | undefined => {
-    const armed = failures.get(endpoint)
-    if (armed === undefined) return undefined
-    armed.remaining -= 1
-    if (armed.remaining <= 0) failures.delete(endpoint)
-    return armed.failure
-  }
-
-  const send = (res: ServerResponse, status: number, contentType: string, body: string) => {
-    res.writeHead(status, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body), "Cache-Control": "no-store" })
-    res.end(body)
-  }
-  const sendJson = (res: ServerResponse, status: number, value: unknown) =>
-    send(res, status, "application/json; charset=utf-8", JSON.stringify(value))
-  const sendHtml = (res: ServerResponse, status: number, title: string) => send(res, status, "text/html; charset=utf-8", htmlPage(title))
+  const base = fakeServer<FakeAtlassianEndpoint, FakeAtlassianFailure>({
+    name: "Atlassian",
+    jsonType: "application/json; charset=utf-8",
+    htmlType: "text/html; charset=utf-8",
+    htmlPage,
+    headers: { "Cache-Control": "no-store" },
+    malformed: (endpoint) => (endpoint === "token" ? '{"access_token": "eyJhbGciOiJSUzI1NiIs' : '{"account_id": "712020:1a2b')
+  }, options)
+  const { sendJson, sendHtml, takeFailure, misbehave } = base
   const oauthError = (res: ServerResponse, status: number, error: string, description: string) =>
     sendJson(res, status, { error, error_description: description })
 
-  /** Applies a failure mode; true when the response has been taken care of. */
-  const misbehave = (res: ServerResponse, failure: FakeAtlassianFailure | undefined, endpoint: FakeAtlassianEndpoint): boolean => {
-    if (failure === undefined) return false
-    switch (failure.kind) {
-      case "status":
-        send(res, failure.status, failure.contentType ?? "text/html; charset=utf-8", failure.body ?? htmlPage(`Error ${failure.status}`))
-        return true
-      case "hang":
-        // Keep the connection open; stop() or the client's abort ends it.
-        return true
-      case "drop":
-        res.socket?.destroy()
-        return true
-      case "malformed_json":
-        send(
-          res,
-          200,
-          "application/json; charset=utf-8",
-          endpoint === "token" ? '{"access_token": "eyJhbGciOiJSUzI1NiIs' : '{"account_id": "712020:1a2b'
-        )
-        return true
-      case "missing_id":
-      case "missing_access_token":
-      case "missing_refresh_token":
-        return false
-    }
-  }
-
   /** Issue an access token (and a refresh token when `offline_access` was granted); the answer's fields. */
   const issue = (scope: string): Record<string, string | number> => {
-    const access = randomToken("atlat_")
+    const access = randomToken("atlat_", 32)
     const scopes = scope.split(" ").filter((s) => s !== "")
     accessTokens.set(access, { scopes, expiresAt: Date.now() + expiresIn * 1000, revoked: false })
     issuedAccessTokens.push(access)
@@ -383,7 +290,7 @@ export const startFakeAtlassian = async (options: FakeAtlassianOptions = {}): Pr
     if (challenge !== undefined && query["code_challenge_method"] !== "S256") {
       return sendHtml(res, 400, "code_challenge_method must be S256")
     }
-    if (deny) {
+    if (base.settings.deny) {
       redirect.searchParams.set("error", "access_denied")
       redirect.searchParams.set("error_description", "User did not authorize the request")
       redirect.searchParams.set("state", state)
@@ -449,7 +356,7 @@ export const startFakeAtlassian = async (options: FakeAtlassianOptions = {}): Pr
           return oauthError(res, 403, "invalid_grant", "Invalid code_verifier")
         }
       }
-      fields = issue(grantedScope ?? code.scope)
+      fields = issue(base.settings.grantedScope ?? code.scope)
     }
     if (failure?.kind === "missing_access_token") {
       const { access_token: _omitted, ...rest } = fields
@@ -491,41 +398,26 @@ export const startFakeAtlassian = async (options: FakeAtlassianOptions = {}): Pr
     return sendJson(res, 200, resources)
   }
 
-  const server = createServer((req, res) => {
-    void (async () => {
-      const url = new URL(req.url ?? "/", "http://127.0.0.1")
-      const query = Object.fromEntries(url.searchParams)
-      const method = req.method ?? "GET"
-      const rawBody = method === "POST" ? await readBody(req) : ""
-      const body = method === "POST" && isJson(req.headers["content-type"]) ? stringFields(parseJsonObject(rawBody)) : {}
-      requests.push({ method, path: url.pathname, query, headers: req.headers, body, rawBody })
-      if (method === "GET" && url.pathname === "/authorize") return handleAuthorize(res, query)
-      if (method === "POST" && url.pathname === "/oauth/token") return handleToken(res, req.headers, rawBody)
-      if (method === "GET" && url.pathname === "/api/me") return handleMe(res, req.headers)
-      if (method === "GET" && url.pathname === "/api/oauth/token/accessible-resources") return handleResources(res, req.headers)
-      return sendJson(res, 404, { code: 404, message: "Not Found" })
-    })().catch(() => {
-      if (!res.headersSent) send(res, 500, "text/plain", "fake Atlassian error")
-      else res.destroy()
-    })
+  const baseUrl = await base.listen(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1")
+    const query = Object.fromEntries(url.searchParams)
+    const method = req.method ?? "GET"
+    const rawBody = method === "POST" ? await readBody(req) : ""
+    const body = method === "POST" && isJson(req.headers["content-type"]) ? stringFields(parseJsonObject(rawBody)) : {}
+    requests.push({ method, path: url.pathname, query, headers: req.headers, body, rawBody })
+    if (method === "GET" && url.pathname === "/authorize") return handleAuthorize(res, query)
+    if (method === "POST" && url.pathname === "/oauth/token") return handleToken(res, req.headers, rawBody)
+    if (method === "GET" && url.pathname === "/api/me") return handleMe(res, req.headers)
+    if (method === "GET" && url.pathname === "/api/oauth/token/accessible-resources") return handleResources(res, req.headers)
+    return sendJson(res, 404, { code: 404, message: "Not Found" })
   })
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
-  const baseUrl = `http://127.0.0.1:${port}`
   const config = {
     auth_url: `${baseUrl}/authorize`,
     token_url: `${baseUrl}/oauth/token`,
     api_url: `${baseUrl}/api`
   } as const
 
-  const authorize = async (params: FakeAtlassianAuthorizeParams): Promise<URL> => {
+  const authorizeUrl = (params: FakeAtlassianAuthorizeParams): URL => {
     const url = new URL(config.auth_url)
     url.searchParams.set("audience", AUDIENCE)
     url.searchParams.set("client_id", params.clientId ?? clientId)
@@ -538,31 +430,14 @@ export const startFakeAtlassian = async (options: FakeAtlassianOptions = {}): Pr
       url.searchParams.set("code_challenge", params.codeChallenge)
       url.searchParams.set("code_challenge_method", "S256")
     }
-    const response = await fetch(url, { redirect: "manual" })
-    await response.arrayBuffer()
-    const location = response.headers.get("location")
-    if (response.status !== 302 || location === null) {
-      throw new Error(`fake Atlassian authorize answered HTTP ${response.status} without a redirect`)
-    }
-    return new URL(location)
+    return url
   }
 
-  let stopped: Promise<void> | undefined
   const fake: RunningFakeAtlassian = {
     baseUrl,
     clientId,
     clientSecret,
     config,
-    providerConfig: (overrides = {}) => ({
-      client_id: clientId,
-      client_secret: Redacted.make(clientSecret),
-      scope: DEFAULT_SCOPE,
-      callback_path: "/atlassian/callback",
-      timeout: 10,
-      ...config,
-      ...overrides
-    }),
-    calls,
     requests,
     issuedAccessTokens,
     issuedRefreshTokens,
@@ -572,47 +447,17 @@ export const startFakeAtlassian = async (options: FakeAtlassianOptions = {}): Pr
     setResources: (r) => {
       resources = r
     },
-    setDenyAuthorization: (d) => {
-      deny = d
-    },
-    setGrantedScope: (s) => {
-      grantedScope = s
-    },
-    fail: (endpoint, failure, times = Number.POSITIVE_INFINITY) => {
-      failures.set(endpoint, { failure, remaining: times })
-    },
-    clearFailures: () => failures.clear(),
-    revokeRefreshToken: (token) => {
-      for (const [t, stored] of refreshTokens) if (token === undefined || t === token) stored.active = false
-    },
-    revokeAccessToken: (token) => {
-      for (const [t, stored] of accessTokens) if (token === undefined || t === token) stored.revoked = true
-    },
+    revokeRefreshToken: (token) => revokeIn(refreshTokens, token, (stored) => (stored.active = false)),
+    revokeAccessToken: (token) => revokeIn(accessTokens, token, (stored) => (stored.revoked = true)),
     isRefreshTokenActive: (token) => refreshTokens.get(token)?.active === true,
-    resetCounters: () => {
-      calls.authorize = 0
-      calls.token = 0
-      calls.tokenExchange = 0
-      calls.tokenRefresh = 0
-      calls.me = 0
-      calls.resources = 0
-    },
-    authorize,
-    authorizeCode: async (params) => {
-      const location = await authorize(params)
-      const code = location.searchParams.get("code")
-      if (code === null) {
-        throw new Error(`fake Atlassian authorize did not issue a code: ${location.searchParams.get("error") ?? "no error"}`)
-      }
-      return code
-    },
-    stop: () => {
-      stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
-      return stopped
-    }
+    ...base.controls<FakeAtlassianCalls, AtlassianConfig, FakeAtlassianAuthorizeParams>({
+      calls,
+      clientId,
+      clientSecret,
+      defaults: { scope: DEFAULT_SCOPE, callback_path: "/atlassian/callback" },
+      urls: config,
+      authorizeUrl
+    })
   }
   return fake
 }
@@ -628,14 +473,11 @@ export const fakeAtlassianResource = (name: string, scopes: ReadonlyArray<string
 
 /** The fake as a scoped resource: started on acquire, stopped when the scope closes. */
 export const scopedFakeAtlassian = (options: FakeAtlassianOptions = {}): Effect.Effect<FakeAtlassian, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(() => startFakeAtlassian(options)),
-    (fake) => Effect.promise(() => fake.stop())
-  )
+  scopedFake(startFakeAtlassian)(options)
 
 /** The running fake, for tests that get it from a layer. */
 export class FakeAtlassianService extends Context.Tag("test/FakeAtlassian")<FakeAtlassianService, FakeAtlassian>() {}
 
 /** A layer that starts the fake for its lifetime. */
 export const FakeAtlassianLayer = (options: FakeAtlassianOptions = {}): Layer.Layer<FakeAtlassianService> =>
-  Layer.scoped(FakeAtlassianService, scopedFakeAtlassian(options))
+  fakeLayer(FakeAtlassianService, scopedFakeAtlassian)(options)

@@ -20,12 +20,12 @@
  * the request log and the tokens issued, and revoke tokens upstream. Use it as a scoped Effect
  * resource (`scopedFakeGitHub`, `FakeGitHubLayer`) or with plain promises (`startFakeGitHub` + `stop`).
  */
-import { createHash, randomBytes } from "node:crypto"
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
-import { Context, Effect, Layer, Redacted } from "effect"
-import type { Scope } from "effect"
+import { randomBytes } from "node:crypto"
+import type { IncomingHttpHeaders, ServerResponse } from "node:http"
+import { Context } from "effect"
+import type { Effect, Layer, Scope } from "effect"
 import type { GitHubConfig } from "../../../src/domain/config/UserConfig.js"
+import { type BaseFailure, fakeLayer, type FakeProvider, fakeServer, htmlPage, randomToken, readBody, revokeIn, s256, scopedFake } from "./FakeServer.js"
 
 // ---------------------------------------------------------------------------
 // Public API
@@ -49,19 +49,12 @@ export interface FakeGitHubEmail {
 export type FakeGitHubEndpoint = "authorize" | "token" | "user" | "emails"
 
 /**
- * How an endpoint misbehaves:
- * - `status`: answer with this HTTP status (default body: a small HTML error page);
- * - `hang`: never answer (the connection stays open until the client gives up or the fake stops);
- * - `drop`: destroy the connection without answering;
- * - `malformed_json`: HTTP 200, `Content-Type: application/json`, a truncated JSON body;
+ * How an endpoint misbehaves: the failures every fake has (`BaseFailure`), and
  * - `missing_id`: (`user`) the profile without `id`;
  * - `missing_access_token`: (`token`) HTTP 200 JSON without `access_token`.
  */
 export type FakeGitHubFailure =
-  | { readonly kind: "status"; readonly status: number; readonly body?: string; readonly contentType?: string }
-  | { readonly kind: "hang" }
-  | { readonly kind: "drop" }
-  | { readonly kind: "malformed_json" }
+  | BaseFailure
   | { readonly kind: "missing_id" }
   | { readonly kind: "missing_access_token" }
 
@@ -112,42 +105,14 @@ export interface FakeGitHubCalls {
   emails: number
 }
 
-export interface FakeGitHub {
-  readonly baseUrl: string
-  readonly clientId: string
-  readonly clientSecret: string
+export interface FakeGitHub
+  extends FakeProvider<FakeGitHubEndpoint, FakeGitHubFailure, FakeGitHubCalls, FakeGitHubRequest, GitHubConfig, FakeGitHubAuthorizeParams>
+{
   /** The URL block a `github:` config needs. */
   readonly config: { readonly auth_url: string; readonly token_url: string; readonly api_url: string }
-  /** A full decoded `GitHubConfig` pointing at this fake (timeout 10 s unless overridden). */
-  readonly providerConfig: (overrides?: Partial<GitHubConfig>) => GitHubConfig
-  /** Live counters of calls per endpoint (failed and hung calls included). */
-  readonly calls: Readonly<FakeGitHubCalls>
-  /** Every request received, in order. */
-  readonly requests: ReadonlyArray<FakeGitHubRequest>
-  /** Every access token issued (exchange and refresh), in order. */
-  readonly issuedAccessTokens: ReadonlyArray<string>
-  /** Every refresh token issued, in order. */
-  readonly issuedRefreshTokens: ReadonlyArray<string>
   readonly setUser: (user: Partial<FakeGitHubUser>) => void
   readonly setEmails: (emails: ReadonlyArray<FakeGitHubEmail>) => void
-  readonly setDenyAuthorization: (deny: boolean) => void
   readonly setExpiringTokens: (expiring: boolean | FakeGitHubExpiry) => void
-  readonly setGrantedScope: (scope: string | undefined) => void
-  /** Make an endpoint misbehave for the next `times` calls (default: until `clearFailures`). */
-  readonly fail: (endpoint: FakeGitHubEndpoint, failure: FakeGitHubFailure, times?: number) => void
-  readonly clearFailures: () => void
-  /** Revoke one refresh token, or all of them: refreshing then answers `bad_refresh_token`. */
-  readonly revokeRefreshToken: (token?: string) => void
-  /** Revoke one access token, or all of them: the API then answers 401. */
-  readonly revokeAccessToken: (token?: string) => void
-  readonly resetCounters: () => void
-  /**
-   * Drive the authorize endpoint with a real HTTP GET (redirects not followed) and return the
-   * `Location` it redirected to. Throws if it did not redirect.
-   */
-  readonly authorize: (params: FakeGitHubAuthorizeParams) => Promise<URL>
-  /** `authorize`, then the `code` from the redirect. Throws when there is none. */
-  readonly authorizeCode: (params: FakeGitHubAuthorizeParams) => Promise<string>
 }
 
 export interface FakeGitHubAuthorizeParams {
@@ -218,26 +183,6 @@ interface StoredRefresh {
   readonly accessToken: string
 }
 
-interface ArmedFailure {
-  readonly failure: FakeGitHubFailure
-  remaining: number
-}
-
-const randomToken = (prefix: string, bytes = 27): string => `${prefix}${randomBytes(bytes).toString("base64url")}`
-
-const s256 = (verifier: string): string => createHash("sha256").update(verifier).digest("base64url")
-
-const htmlPage = (title: string): string =>
-  `<!DOCTYPE html><html><head><title>${title}</title></head><body><h1>${title}</h1></body></html>`
-
-const readBody = (req: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-    req.on("error", reject)
-  })
-
 const parseParams = (contentType: string, text: string): Record<string, string> => {
   if (contentType.includes("application/json")) {
     try {
@@ -286,9 +231,7 @@ export const startFakeGitHub = async (options: FakeGitHubOptions = {}): Promise<
   const requirePkce = options.requirePkce ?? true
   let user: FakeGitHubUser = { ...defaultUser, ...options.user }
   let emails: ReadonlyArray<FakeGitHubEmail> = options.emails ?? defaultEmails
-  let deny = options.denyAuthorization ?? false
   let expiring: boolean | FakeGitHubExpiry = options.expiringTokens ?? false
-  let grantedScope: string | undefined = options.grantedScope
 
   const calls: FakeGitHubCalls = { authorize: 0, token: 0, tokenExchange: 0, tokenRefresh: 0, user: 0, emails: 0 }
   const requests: Array<FakeGitHubRequest> = []
@@ -297,44 +240,14 @@ export const startFakeGitHub = async (options: FakeGitHubOptions = {}): Promise<
   const codes = new Map<string, StoredCode>()
   const accessTokens = new Map<string, StoredAccess>()
   const refreshTokens = new Map<string, StoredRefresh>()
-  const failures = new Map<FakeGitHubEndpoint, ArmedFailure>()
-
-  const takeFailure = (endpoint: FakeGitHubEndpoint): FakeGitHubFailure | undefined => {
-    const armed = failures.get(endpoint)
-    if (armed === undefined) return undefined
-    armed.remaining -= 1
-    if (armed.remaining <= 0) failures.delete(endpoint)
-    return armed.failure
-  }
-
-  const send = (res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}) => {
-    res.writeHead(status, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body), ...headers })
-    res.end(body)
-  }
-  const sendJson = (res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) =>
-    send(res, status, "application/json; charset=utf-8", JSON.stringify(value), headers)
-
-  /** Applies a failure mode; true when the response has been taken care of. */
-  const misbehave = (res: ServerResponse, failure: FakeGitHubFailure | undefined, endpoint: FakeGitHubEndpoint): boolean => {
-    if (failure === undefined) return false
-    switch (failure.kind) {
-      case "status":
-        send(res, failure.status, failure.contentType ?? "text/html; charset=utf-8", failure.body ?? htmlPage(`Error ${failure.status}`))
-        return true
-      case "hang":
-        // Keep the connection open; stop() or the client's abort ends it.
-        return true
-      case "drop":
-        res.socket?.destroy()
-        return true
-      case "malformed_json":
-        send(res, 200, "application/json; charset=utf-8", endpoint === "token" ? '{"access_token": "gho_trunc' : '{"login": "octocat", "id": 5832')
-        return true
-      case "missing_id":
-      case "missing_access_token":
-        return false
-    }
-  }
+  const base = fakeServer<FakeGitHubEndpoint, FakeGitHubFailure>({
+    name: "GitHub",
+    jsonType: "application/json; charset=utf-8",
+    htmlType: "text/html; charset=utf-8",
+    htmlPage,
+    malformed: (endpoint) => (endpoint === "token" ? '{"access_token": "gho_trunc' : '{"login": "octocat", "id": 5832')
+  }, options)
+  const { send, sendJson, takeFailure, misbehave } = base
 
   const expiry = (): FakeGitHubExpiry | undefined =>
     expiring === false ? undefined : expiring === true ? {} : expiring
@@ -342,7 +255,7 @@ export const startFakeGitHub = async (options: FakeGitHubOptions = {}): Promise<
   /** Issue an access token (and, in expiring mode, a refresh token); the answer's fields. */
   const issue = (scope: string): Record<string, string | number> => {
     const exp = expiry()
-    const access = randomToken(exp === undefined ? "gho_" : "ghu_")
+    const access = randomToken(exp === undefined ? "gho_" : "ghu_", 27)
     const expiresIn = exp?.expiresIn ?? GITHUB_EXPIRES_IN
     const scopes = scope.split(",").filter((s) => s !== "")
     accessTokens.set(access, {
@@ -404,7 +317,7 @@ export const startFakeGitHub = async (options: FakeGitHubOptions = {}): Promise<
     if (challenge !== undefined && method !== "S256") {
       return send(res, 400, "text/html; charset=utf-8", htmlPage("code_challenge_method must be S256"))
     }
-    if (deny) {
+    if (base.settings.deny) {
       redirect.searchParams.set("error", "access_denied")
       redirect.searchParams.set("error_description", "The user has denied your application access.")
       redirect.searchParams.set("error_uri", `${AUTHZ_DOCS}/#access-denied`)
@@ -467,7 +380,7 @@ export const startFakeGitHub = async (options: FakeGitHubOptions = {}): Promise<
           return tokenError(res, headers, "bad_verification_code")
         }
       }
-      fields = issue(grantedScope ?? commaScope(code.scope))
+      fields = issue(base.settings.grantedScope ?? commaScope(code.scope))
     }
     if (failure?.kind === "missing_access_token") {
       const { access_token: _omitted, ...rest } = fields
@@ -543,43 +456,28 @@ export const startFakeGitHub = async (options: FakeGitHubOptions = {}): Promise<
     return sendJson(res, 200, emails, apiHeaders(token))
   }
 
-  const server = createServer((req, res) => {
-    void (async () => {
-      const url = new URL(req.url ?? "/", "http://127.0.0.1")
-      const query = Object.fromEntries(url.searchParams)
-      const method = req.method ?? "GET"
-      const text = method === "POST" ? await readBody(req) : ""
-      const body = method === "POST" ? parseParams(req.headers["content-type"] ?? "", text) : {}
-      requests.push({ method, path: url.pathname, query, headers: req.headers, body })
-      if (method === "GET" && url.pathname === "/login/oauth/authorize") return handleAuthorize(res, query)
-      if (method === "POST" && url.pathname === "/login/oauth/access_token") {
-        return handleToken(res, req.headers, { ...query, ...body })
-      }
-      if (method === "GET" && url.pathname === "/api/user") return handleUser(res, req.headers)
-      if (method === "GET" && url.pathname === "/api/user/emails") return handleEmails(res, req.headers)
-      return sendJson(res, 404, { message: "Not Found", documentation_url: "https://docs.github.com/rest", status: "404" })
-    })().catch(() => {
-      if (!res.headersSent) send(res, 500, "text/plain", "fake GitHub error")
-      else res.destroy()
-    })
+  const baseUrl = await base.listen(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1")
+    const query = Object.fromEntries(url.searchParams)
+    const method = req.method ?? "GET"
+    const text = method === "POST" ? await readBody(req) : ""
+    const body = method === "POST" ? parseParams(req.headers["content-type"] ?? "", text) : {}
+    requests.push({ method, path: url.pathname, query, headers: req.headers, body })
+    if (method === "GET" && url.pathname === "/login/oauth/authorize") return handleAuthorize(res, query)
+    if (method === "POST" && url.pathname === "/login/oauth/access_token") {
+      return handleToken(res, req.headers, { ...query, ...body })
+    }
+    if (method === "GET" && url.pathname === "/api/user") return handleUser(res, req.headers)
+    if (method === "GET" && url.pathname === "/api/user/emails") return handleEmails(res, req.headers)
+    return sendJson(res, 404, { message: "Not Found", documentation_url: "https://docs.github.com/rest", status: "404" })
   })
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
-  const baseUrl = `http://127.0.0.1:${port}`
   const config = {
     auth_url: `${baseUrl}/login/oauth/authorize`,
     token_url: `${baseUrl}/login/oauth/access_token`,
     api_url: `${baseUrl}/api`
   } as const
 
-  const authorize = async (params: FakeGitHubAuthorizeParams): Promise<URL> => {
+  const authorizeUrl = (params: FakeGitHubAuthorizeParams): URL => {
     const url = new URL(config.auth_url)
     url.searchParams.set("client_id", params.clientId ?? clientId)
     url.searchParams.set("redirect_uri", params.redirectUri)
@@ -587,31 +485,14 @@ export const startFakeGitHub = async (options: FakeGitHubOptions = {}): Promise<
     url.searchParams.set("state", params.state)
     url.searchParams.set("code_challenge", params.codeChallenge)
     url.searchParams.set("code_challenge_method", "S256")
-    const response = await fetch(url, { redirect: "manual" })
-    await response.arrayBuffer()
-    const location = response.headers.get("location")
-    if (response.status !== 302 || location === null) {
-      throw new Error(`fake GitHub authorize answered HTTP ${response.status} without a redirect`)
-    }
-    return new URL(location)
+    return url
   }
 
-  let stopped: Promise<void> | undefined
   const fake: RunningFakeGitHub = {
     baseUrl,
     clientId,
     clientSecret,
     config,
-    providerConfig: (overrides = {}) => ({
-      client_id: clientId,
-      client_secret: Redacted.make(clientSecret),
-      scope: "user:email",
-      callback_path: "/github/callback",
-      timeout: 10,
-      ...config,
-      ...overrides
-    }),
-    calls,
     requests,
     issuedAccessTokens,
     issuedRefreshTokens,
@@ -621,63 +502,30 @@ export const startFakeGitHub = async (options: FakeGitHubOptions = {}): Promise<
     setEmails: (e) => {
       emails = e
     },
-    setDenyAuthorization: (d) => {
-      deny = d
-    },
     setExpiringTokens: (e) => {
       expiring = e
     },
-    setGrantedScope: (s) => {
-      grantedScope = s
-    },
-    fail: (endpoint, failure, times = Number.POSITIVE_INFINITY) => {
-      failures.set(endpoint, { failure, remaining: times })
-    },
-    clearFailures: () => failures.clear(),
-    revokeRefreshToken: (token) => {
-      for (const [t, stored] of refreshTokens) if (token === undefined || t === token) stored.revoked = true
-    },
-    revokeAccessToken: (token) => {
-      for (const [t, stored] of accessTokens) if (token === undefined || t === token) stored.revoked = true
-    },
-    resetCounters: () => {
-      calls.authorize = 0
-      calls.token = 0
-      calls.tokenExchange = 0
-      calls.tokenRefresh = 0
-      calls.user = 0
-      calls.emails = 0
-    },
-    authorize,
-    authorizeCode: async (params) => {
-      const location = await authorize(params)
-      const code = location.searchParams.get("code")
-      if (code === null) {
-        throw new Error(`fake GitHub authorize did not issue a code: ${location.searchParams.get("error") ?? "no error"}`)
-      }
-      return code
-    },
-    stop: () => {
-      stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
-      return stopped
-    }
+    revokeRefreshToken: (token) => revokeIn(refreshTokens, token, (stored) => (stored.revoked = true)),
+    revokeAccessToken: (token) => revokeIn(accessTokens, token, (stored) => (stored.revoked = true)),
+    ...base.controls<FakeGitHubCalls, GitHubConfig, FakeGitHubAuthorizeParams>({
+      calls,
+      clientId,
+      clientSecret,
+      defaults: { scope: "user:email", callback_path: "/github/callback" },
+      urls: config,
+      authorizeUrl
+    })
   }
   return fake
 }
 
 /** The fake as a scoped resource: started on acquire, stopped when the scope closes. */
 export const scopedFakeGitHub = (options: FakeGitHubOptions = {}): Effect.Effect<FakeGitHub, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(() => startFakeGitHub(options)),
-    (fake) => Effect.promise(() => fake.stop())
-  )
+  scopedFake(startFakeGitHub)(options)
 
 /** The running fake, for tests that get it from a layer. */
 export class FakeGitHubService extends Context.Tag("test/FakeGitHub")<FakeGitHubService, FakeGitHub>() {}
 
 /** A layer that starts the fake for its lifetime. */
 export const FakeGitHubLayer = (options: FakeGitHubOptions = {}): Layer.Layer<FakeGitHubService> =>
-  Layer.scoped(FakeGitHubService, scopedFakeGitHub(options))
+  fakeLayer(FakeGitHubService, scopedFakeGitHub)(options)

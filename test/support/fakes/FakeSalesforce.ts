@@ -29,12 +29,12 @@
  * resource (`scopedFakeSalesforce`, `FakeSalesforceLayer`) or with plain promises
  * (`startFakeSalesforce` + `stop`).
  */
-import { createHash, createHmac, randomBytes } from "node:crypto"
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
-import { Context, Effect, Layer, Redacted } from "effect"
-import type { Scope } from "effect"
+import { createHmac, randomBytes } from "node:crypto"
+import type { IncomingHttpHeaders, ServerResponse } from "node:http"
+import { Context } from "effect"
+import type { Effect, Layer, Scope } from "effect"
 import type { SalesforceConfig } from "../../../src/domain/config/UserConfig.js"
+import { type BaseFailure, fakeLayer, type FakeProvider, fakeServer, readBody, revokeIn, s256, scopedFake } from "./FakeServer.js"
 
 // ---------------------------------------------------------------------------
 // Public API
@@ -54,20 +54,14 @@ export interface FakeSalesforceUser {
 export type FakeSalesforceEndpoint = "authorize" | "token" | "id" | "userinfo"
 
 /**
- * How an endpoint misbehaves:
- * - `status`: answer with this HTTP status (default body: a small HTML error page);
- * - `hang`: never answer (the connection stays open until the client gives up or the fake stops);
- * - `drop`: destroy the connection without answering;
+ * How an endpoint misbehaves: the failures every fake has (`BaseFailure`), and
  * - `malformed_json`: HTTP 200, `Content-Type: application/json`, a truncated JSON body;
  * - `missing_id`: (`id`, `userinfo`) the user without `user_id`;
  * - `missing_access_token`: (`token`) HTTP 200 JSON without `access_token`;
  * - `missing_instance_url`: (`token`) HTTP 200 JSON without `instance_url`.
  */
 export type FakeSalesforceFailure =
-  | { readonly kind: "status"; readonly status: number; readonly body?: string; readonly contentType?: string }
-  | { readonly kind: "hang" }
-  | { readonly kind: "drop" }
-  | { readonly kind: "malformed_json" }
+  | BaseFailure
   | { readonly kind: "missing_id" }
   | { readonly kind: "missing_access_token" }
   | { readonly kind: "missing_instance_url" }
@@ -123,47 +117,19 @@ export interface FakeSalesforceAuthorizeParams {
   readonly clientId?: string
 }
 
-export interface FakeSalesforce {
-  readonly baseUrl: string
-  readonly clientId: string
-  readonly clientSecret: string
+export interface FakeSalesforce
+  extends FakeProvider<FakeSalesforceEndpoint, FakeSalesforceFailure, FakeSalesforceCalls, FakeSalesforceRequest, SalesforceConfig, FakeSalesforceAuthorizeParams>
+{
   readonly orgId: string
   /** The identity URL of the current user on this fake (`{baseUrl}/id/<orgId>/<userId>`). */
   readonly idUrl: () => string
   /** The URL block a `salesforce:` config needs. */
   readonly config: { readonly auth_url: string; readonly token_url: string }
-  /** A full decoded `SalesforceConfig` pointing at this fake (timeout 10 s unless overridden). */
-  readonly providerConfig: (overrides?: Partial<SalesforceConfig>) => SalesforceConfig
-  /** Live counters of calls per endpoint (failed and hung calls included). */
-  readonly calls: Readonly<FakeSalesforceCalls>
-  /** Every request received, in order. */
-  readonly requests: ReadonlyArray<FakeSalesforceRequest>
-  /** Every access token issued (exchange and refresh), in order. */
-  readonly issuedAccessTokens: ReadonlyArray<string>
-  /** Every refresh token issued, in order. */
-  readonly issuedRefreshTokens: ReadonlyArray<string>
   /** Every authorization code issued, in order. */
   readonly issuedCodes: ReadonlyArray<string>
   readonly setUser: (user: Partial<FakeSalesforceUser>) => void
-  readonly setDenyAuthorization: (deny: boolean) => void
-  readonly setGrantedScope: (scope: string | undefined) => void
   readonly setOmitIdUrl: (omit: boolean) => void
   readonly setRotateRefreshTokens: (rotate: boolean) => void
-  /** Make an endpoint misbehave for the next `times` calls (default: until `clearFailures`). */
-  readonly fail: (endpoint: FakeSalesforceEndpoint, failure: FakeSalesforceFailure, times?: number) => void
-  readonly clearFailures: () => void
-  /** Revoke one refresh token, or all of them: refreshing then answers `invalid_grant`. */
-  readonly revokeRefreshToken: (token?: string) => void
-  /** Revoke one access token, or all of them: the identity endpoints then answer 401 `INVALID_SESSION_ID`. */
-  readonly revokeAccessToken: (token?: string) => void
-  readonly resetCounters: () => void
-  /**
-   * Drive the authorize endpoint with a real HTTP GET (redirects not followed) and return the
-   * `Location` it redirected to. Throws if it did not redirect.
-   */
-  readonly authorize: (params: FakeSalesforceAuthorizeParams) => Promise<URL>
-  /** `authorize`, then the `code` from the redirect. Throws when there is none. */
-  readonly authorizeCode: (params: FakeSalesforceAuthorizeParams) => Promise<string>
 }
 
 export interface RunningFakeSalesforce extends FakeSalesforce {
@@ -220,23 +186,8 @@ interface StoredRefresh {
   revoked: boolean
 }
 
-interface ArmedFailure {
-  readonly failure: FakeSalesforceFailure
-  remaining: number
-}
-
-const s256 = (verifier: string): string => createHash("sha256").update(verifier).digest("base64url")
-
 const htmlPage = (title: string, detail = ""): string =>
   `<!DOCTYPE html><html><head><title>${title}</title></head><body><h1>${title}</h1><p>${detail}</p></body></html>`
-
-const readBody = (req: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-    req.on("error", reject)
-  })
 
 const isForm = (contentType: string): boolean => contentType.toLowerCase().includes("application/x-www-form-urlencoded")
 
@@ -254,8 +205,6 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
   const orgId = options.orgId ?? DEFAULT_ORG_ID
   const requirePkce = options.requirePkce ?? true
   let user: FakeSalesforceUser = { ...defaultUser, ...options.user }
-  let deny = options.denyAuthorization ?? false
-  let grantedScope: string | undefined = options.grantedScope
   let omitIdUrl = options.omitIdUrl ?? false
   let rotate = options.rotateRefreshTokens ?? false
 
@@ -267,54 +216,20 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
   const codes = new Map<string, StoredCode>()
   const accessTokens = new Map<string, StoredAccess>()
   const refreshTokens = new Map<string, StoredRefresh>()
-  const failures = new Map<FakeSalesforceEndpoint, ArmedFailure>()
   let baseUrl = ""
 
   const idUrl = (): string => `${baseUrl}/id/${orgId}/${user.user_id}`
 
-  const takeFailure = (endpoint: FakeSalesforceEndpoint): FakeSalesforceFailure | undefined => {
-    const armed = failures.get(endpoint)
-    if (armed === undefined) return undefined
-    armed.remaining -= 1
-    if (armed.remaining <= 0) failures.delete(endpoint)
-    return armed.failure
-  }
-
-  const send = (res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}) => {
-    res.writeHead(status, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body), ...headers })
-    res.end(body)
-  }
-  const sendJson = (res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) =>
-    send(res, status, "application/json;charset=UTF-8", JSON.stringify(value), headers)
+  const base = fakeServer<FakeSalesforceEndpoint, FakeSalesforceFailure>({
+    name: "Salesforce",
+    jsonType: "application/json;charset=UTF-8",
+    htmlType: "text/html;charset=UTF-8",
+    htmlPage: (title) => htmlPage(title),
+    malformed: (endpoint) =>
+      endpoint === "token" ? `{"access_token":"${orgId}!AQ4AQtrunc` : `{"user_id":"${user.user_id}","username":"ast`
+  }, options)
+  const { send, sendJson, takeFailure, misbehave } = base
   const noStore = { "Cache-Control": "no-cache,must-revalidate,max-age=0,no-store,private", Pragma: "no-cache" }
-
-  /** Applies a failure mode; true when the response has been taken care of. */
-  const misbehave = (res: ServerResponse, failure: FakeSalesforceFailure | undefined, endpoint: FakeSalesforceEndpoint): boolean => {
-    if (failure === undefined) return false
-    switch (failure.kind) {
-      case "status":
-        send(res, failure.status, failure.contentType ?? "text/html;charset=UTF-8", failure.body ?? htmlPage(`Error ${failure.status}`))
-        return true
-      case "hang":
-        // Keep the connection open; stop() or the client's abort ends it.
-        return true
-      case "drop":
-        res.socket?.destroy()
-        return true
-      case "malformed_json":
-        send(
-          res,
-          200,
-          "application/json;charset=UTF-8",
-          endpoint === "token" ? `{"access_token":"${orgId}!AQ4AQtrunc` : `{"user_id":"${user.user_id}","username":"ast`
-        )
-        return true
-      case "missing_id":
-      case "missing_access_token":
-      case "missing_instance_url":
-        return false
-    }
-  }
 
   const tokenError = (res: ServerResponse, code: TokenErrorCode, description?: string) =>
     sendJson(res, 400, { error: code, error_description: description ?? (code === "invalid_grant" ? "authentication failure" : tokenErrors[code]) }, noStore)
@@ -376,7 +291,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     if (method !== undefined && method !== "S256") {
       return back({ error: "invalid_request", error_description: "invalid code challenge method" })
     }
-    if (deny) return back({ error: "access_denied", error_description: "end-user denied authorization" })
+    if (base.settings.deny) return back({ error: "access_denied", error_description: "end-user denied authorization" })
     // Salesforce codes are standard base64 with padding: `=` must survive URL encoding.
     const code = `aPrx${randomBytes(40).toString("base64")}==`
     codes.set(code, {
@@ -424,7 +339,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
           return tokenError(res, "invalid_grant", "invalid code verifier")
         }
       }
-      const scope = grantedScope ?? code.scope
+      const scope = base.settings.grantedScope ?? code.scope
       fields = issue(scope, grantsRefresh(scope))
     }
     if (failure?.kind === "missing_access_token") {
@@ -540,41 +455,27 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     return sendJson(res, 200, full)
   }
 
-  const server = createServer((req, res) => {
-    void (async () => {
-      const url = new URL(req.url ?? "/", "http://127.0.0.1")
-      const query = Object.fromEntries(url.searchParams)
-      const method = req.method ?? "GET"
-      const contentType = req.headers["content-type"] ?? ""
-      const text = method === "POST" ? await readBody(req) : ""
-      const formBody = method === "POST" && isForm(contentType)
-      const body = formBody ? Object.fromEntries(new URLSearchParams(text)) : {}
-      requests.push({ method, path: url.pathname, query, headers: req.headers, body })
-      if (method === "GET" && url.pathname === "/services/oauth2/authorize") return handleAuthorize(res, query)
-      if (method === "POST" && url.pathname === "/services/oauth2/token") return handleToken(res, body, formBody)
-      if (method === "GET" && url.pathname.startsWith("/id/")) return handleIdentity(res, req.headers, query, url.pathname)
-      if (method === "GET" && url.pathname === "/services/oauth2/userinfo") return handleUserInfo(res, req.headers, query)
-      return sendJson(res, 404, [{ errorCode: "NOT_FOUND", message: "The requested resource does not exist" }])
-    })().catch(() => {
-      if (!res.headersSent) send(res, 500, "text/plain", "fake Salesforce error")
-      else res.destroy()
-    })
+  baseUrl = await base.listen(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1")
+    const query = Object.fromEntries(url.searchParams)
+    const method = req.method ?? "GET"
+    const contentType = req.headers["content-type"] ?? ""
+    const text = method === "POST" ? await readBody(req) : ""
+    const formBody = method === "POST" && isForm(contentType)
+    const body = formBody ? Object.fromEntries(new URLSearchParams(text)) : {}
+    requests.push({ method, path: url.pathname, query, headers: req.headers, body })
+    if (method === "GET" && url.pathname === "/services/oauth2/authorize") return handleAuthorize(res, query)
+    if (method === "POST" && url.pathname === "/services/oauth2/token") return handleToken(res, body, formBody)
+    if (method === "GET" && url.pathname.startsWith("/id/")) return handleIdentity(res, req.headers, query, url.pathname)
+    if (method === "GET" && url.pathname === "/services/oauth2/userinfo") return handleUserInfo(res, req.headers, query)
+    return sendJson(res, 404, [{ errorCode: "NOT_FOUND", message: "The requested resource does not exist" }])
   })
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", reject)
-      resolve()
-    })
-  })
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const config = {
     auth_url: `${baseUrl}/services/oauth2/authorize`,
     token_url: `${baseUrl}/services/oauth2/token`
   } as const
 
-  const authorize = async (params: FakeSalesforceAuthorizeParams): Promise<URL> => {
+  const authorizeUrl = (params: FakeSalesforceAuthorizeParams): URL => {
     const url = new URL(config.auth_url)
     url.searchParams.set("response_type", "code")
     url.searchParams.set("client_id", params.clientId ?? clientId)
@@ -583,16 +484,9 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     url.searchParams.set("state", params.state)
     url.searchParams.set("code_challenge", params.codeChallenge)
     url.searchParams.set("code_challenge_method", "S256")
-    const response = await fetch(url, { redirect: "manual" })
-    await response.arrayBuffer()
-    const location = response.headers.get("location")
-    if (response.status !== 302 || location === null) {
-      throw new Error(`fake Salesforce authorize answered HTTP ${response.status} without a redirect`)
-    }
-    return new URL(location)
+    return url
   }
 
-  let stopped: Promise<void> | undefined
   const fake: RunningFakeSalesforce = {
     baseUrl,
     clientId,
@@ -600,16 +494,6 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     orgId,
     idUrl,
     config,
-    providerConfig: (overrides = {}) => ({
-      client_id: clientId,
-      client_secret: Redacted.make(clientSecret),
-      scope: DEFAULT_SCOPE,
-      callback_path: "/salesforce/callback",
-      timeout: 10,
-      ...config,
-      ...overrides
-    }),
-    calls,
     requests,
     issuedAccessTokens,
     issuedRefreshTokens,
@@ -617,66 +501,33 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     setUser: (u) => {
       user = { ...user, ...u }
     },
-    setDenyAuthorization: (d) => {
-      deny = d
-    },
-    setGrantedScope: (s) => {
-      grantedScope = s
-    },
     setOmitIdUrl: (o) => {
       omitIdUrl = o
     },
     setRotateRefreshTokens: (r) => {
       rotate = r
     },
-    fail: (endpoint, failure, times = Number.POSITIVE_INFINITY) => {
-      failures.set(endpoint, { failure, remaining: times })
-    },
-    clearFailures: () => failures.clear(),
-    revokeRefreshToken: (token) => {
-      for (const [t, stored] of refreshTokens) if (token === undefined || t === token) stored.revoked = true
-    },
-    revokeAccessToken: (token) => {
-      for (const [t, stored] of accessTokens) if (token === undefined || t === token) stored.revoked = true
-    },
-    resetCounters: () => {
-      calls.authorize = 0
-      calls.token = 0
-      calls.tokenExchange = 0
-      calls.tokenRefresh = 0
-      calls.id = 0
-      calls.userinfo = 0
-    },
-    authorize,
-    authorizeCode: async (params) => {
-      const location = await authorize(params)
-      const code = location.searchParams.get("code")
-      if (code === null) {
-        throw new Error(`fake Salesforce authorize did not issue a code: ${location.searchParams.get("error") ?? "no error"}`)
-      }
-      return code
-    },
-    stop: () => {
-      stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
-      return stopped
-    }
+    revokeRefreshToken: (token) => revokeIn(refreshTokens, token, (stored) => (stored.revoked = true)),
+    revokeAccessToken: (token) => revokeIn(accessTokens, token, (stored) => (stored.revoked = true)),
+    ...base.controls<FakeSalesforceCalls, SalesforceConfig, FakeSalesforceAuthorizeParams>({
+      calls,
+      clientId,
+      clientSecret,
+      defaults: { scope: DEFAULT_SCOPE, callback_path: "/salesforce/callback" },
+      urls: config,
+      authorizeUrl
+    })
   }
   return fake
 }
 
 /** The fake as a scoped resource: started on acquire, stopped when the scope closes. */
 export const scopedFakeSalesforce = (options: FakeSalesforceOptions = {}): Effect.Effect<FakeSalesforce, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(() => startFakeSalesforce(options)),
-    (fake) => Effect.promise(() => fake.stop())
-  )
+  scopedFake(startFakeSalesforce)(options)
 
 /** The running fake, for tests that get it from a layer. */
 export class FakeSalesforceService extends Context.Tag("test/FakeSalesforce")<FakeSalesforceService, FakeSalesforce>() {}
 
 /** A layer that starts the fake for its lifetime. */
 export const FakeSalesforceLayer = (options: FakeSalesforceOptions = {}): Layer.Layer<FakeSalesforceService> =>
-  Layer.scoped(FakeSalesforceService, scopedFakeSalesforce(options))
+  fakeLayer(FakeSalesforceService, scopedFakeSalesforce)(options)

@@ -1,0 +1,25 @@
+/**
+ * The authenticated user crossing the MCP SDK: the bearer guard writes it into the `AuthInfo` the
+ * SDK hands to every handler, the SDK bridge (`layers/mcp/McpServerSdk.ts`) reads it back. This
+ * module is the only place that knows it travels as `authInfo.extra.user`.
+ */
+import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
+import type { CurrentUser } from "../../domain/oauth/Identity.js"
+import type { Authenticated } from "../../services/oauth/BearerAuth.js"
+
+/** The SDK's view of an authenticated request for `resource` (`BASE/mcp`). */
+export const authInfoOf = (auth: Authenticated, resource: URL): AuthInfo => ({
+  // The SDK wants the token string; it is never logged or sent anywhere by us.
+  token: "[bearer]",
+  clientId: auth.clientId,
+  scopes: [...auth.scopes],
+  expiresAt: Math.floor(auth.expiresAt / 1000),
+  resource,
+  extra: { user: auth.user }
+})
+
+/** The user an authenticated transport attached to the request; undefined with auth off. */
+export const currentUserOf = (authInfo: AuthInfo | undefined): CurrentUser | undefined => {
+  const user = authInfo?.extra?.["user"]
+  return user !== null && typeof user === "object" ? (user as CurrentUser) : undefined
+}

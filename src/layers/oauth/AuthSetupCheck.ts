@@ -1,0 +1,86 @@
+/**
+ * `mxcp validate`'s look at the selected profile's auth, beyond what loading the config already
+ * checks (a complete provider block, every `${VAR}` set): the callback URL to register with the
+ * provider, the OAuth state files (read-only: nothing is created), and the production
+ * recommendations that are easy to get wrong.
+ */
+import { Effect } from "effect"
+import type { ConfigError } from "../../domain/config/ConfigError.js"
+import { ProviderDisplayName } from "../../domain/config/UserConfig.js"
+import { baseUrlFor } from "../../http/server/BaseUrl.js"
+import type { AppConfig } from "../../services/config/AppConfig.js"
+import { isLoopbackName } from "../../http/server/HostChecks.js"
+import { isInsecureBase } from "../server/HttpServeNode.js"
+import { inspectStateFiles } from "./store/StateFiles.js"
+
+export interface AuthSetupReport {
+  /** Facts for the user (stdout): provider, callback URL, where OAuth state lives. */
+  readonly lines: ReadonlyArray<string>
+  /** Works, but not as recommended for production. */
+  readonly warnings: ReadonlyArray<string>
+  /** Would stop `serve`, or break logins. */
+  readonly problems: ReadonlyArray<ConfigError>
+}
+
+/** An `http:` redirect URI to a host other than loopback: codes would cross the network in clear. */
+const isPlainRemote = (uri: string): boolean => {
+  try {
+    const url = new URL(uri)
+    return url.protocol === "http:" && !isLoopbackName(url.hostname)
+  } catch {
+    return false
+  }
+}
+
+/** The report for `config`'s project and profile; nothing when auth is off. */
+export const checkAuthSetup = (config: AppConfig.Shape): Effect.Effect<AuthSetupReport> =>
+  Effect.gen(function* () {
+    const auth = config.auth
+    if (auth.provider === "none") return { lines: ["Auth: none"], warnings: [], problems: [] }
+    const lines: Array<string> = []
+    const warnings: Array<string> = []
+    const problems: Array<ConfigError> = []
+    const authKey = `projects.${config.site.project}.profiles.${config.profile}.auth`
+    const display = ProviderDisplayName[auth.provider]
+    const block = auth[auth.provider]
+    const callbackPath = block?.callback_path ?? ""
+    // No request headers: what the server registers when nothing forwards a host to it.
+    const base = baseUrlFor(config.serve, {}, config.serve.port)
+    lines.push(`Auth: ${auth.provider} (profile ${config.profile})`)
+    lines.push(`OAuth issuer: ${base}`)
+    lines.push(`Callback URL to register with ${display}: ${base}${callbackPath}`)
+
+    if (isInsecureBase(base)) {
+      warnings.push(
+        `the base URL ${base} uses plain http on a non-loopback host: tokens and codes would cross the network ` +
+          "in clear; set transport.http.base_url to an https URL (or scheme: https behind a TLS proxy)"
+      )
+    }
+    if (config.serve.baseUrl === null && config.serve.trustProxy) {
+      warnings.push(
+        "trust_proxy without base_url: the callback URL above applies only when no X-Forwarded-Host is sent; " +
+          "set transport.http.base_url to the URL clients use"
+      )
+    }
+    if (config.serve.baseUrl === null && config.serve.port === 0) {
+      warnings.push("port 0: the callback URL depends on the port picked at startup; set transport.http.base_url")
+    }
+    for (const client of auth.clients) {
+      for (const uri of client.redirect_uris) {
+        if (isPlainRemote(uri)) {
+          warnings.push(`${authKey}.clients: ${client.client_id}: redirect URI ${uri} is plain http to a remote host; use https`)
+        }
+      }
+    }
+
+    if (auth.persistence === undefined) {
+      lines.push("OAuth state: in memory (logins and registered clients are lost on restart)")
+      warnings.push(`${authKey}.persistence is not set: every restart logs users out (set it for production)`)
+    } else {
+      lines.push(`OAuth state: ${auth.persistence.path}`)
+      const files = yield* inspectStateFiles(auth.persistence.path, auth.persistence.encryption_key)
+      problems.push(...files.problems)
+      warnings.push(...files.warnings)
+    }
+    return { lines, warnings, problems }
+  })

@@ -1,0 +1,42 @@
+import { Context, Schema } from "effect"
+import type { Effect, Option } from "effect"
+import type { RegisteredClientMetadata } from "../../domain/oauth/ClientMetadata.js"
+import type { OAuthClient } from "../../domain/oauth/Records.js"
+import type { StoreError } from "./TokenStore.js"
+
+export interface Registration {
+  readonly client: OAuthClient
+  /** The plaintext secret, returned once in the /register response; undefined for public clients. */
+  readonly clientSecret: string | undefined
+  readonly issuedAt: number
+}
+
+/**
+ * `auth.registration.max_clients` dynamic clients are stored and none of them may be evicted:
+ * the registration is refused (the HTTP layer answers 503 with `Retry-After`).
+ */
+export class RegistryFull extends Schema.TaggedError<RegistryFull>()("RegistryFull", {
+  /** When a stored client may be evicted at the earliest, in whole seconds from now (at least 1). */
+  retryAfterSeconds: Schema.Number
+}) {}
+
+export declare namespace ClientRegistry {
+  export interface Shape {
+    /** Config clients first (they cannot be shadowed), then dynamically registered ones. */
+    readonly find: (clientId: string) => Effect.Effect<Option.Option<OAuthClient>, StoreError>
+    /**
+     * Register a validated RFC 7591 request; the allowed scopes are already computed. Never
+     * stores more than the configured number of dynamic clients: `RegistryFull` when no stored
+     * client may be evicted to make room.
+     */
+    readonly register: (
+      metadata: RegisteredClientMetadata,
+      allowedScopes: ReadonlyArray<string>
+    ) => Effect.Effect<Registration, StoreError | RegistryFull>
+    /** Scopes of the pre-registered (config) clients, for `scopes_supported`. */
+    readonly configScopes: ReadonlyArray<string>
+  }
+}
+
+/** OAuth clients: pre-registered in config and dynamically registered (RFC 7591). */
+export class ClientRegistry extends Context.Tag("mxcp/ClientRegistry")<ClientRegistry, ClientRegistry.Shape>() {}
