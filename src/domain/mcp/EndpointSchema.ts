@@ -330,6 +330,14 @@ export const decodeEndpointDocument = (doc: unknown): EndpointDecodeResult => {
       l === "missing required key 'mxcp'" ? "missing required key 'mxcp' (every endpoint file starts with `mxcp: 1`)" : l
     )
     : []
+  if (Object.hasOwn(doc, "policies")) {
+    // MXCP's own docs show this placement, and MXCP then ignores the rules without a word.
+    const at = problems.findIndex((p) => p.startsWith("unknown key 'policies'"))
+    const hint = `'policies' must be inside the ${kinds[0] ?? "tool"} block ` +
+      "(at the top level of the file its rules would be ignored)"
+    if (at >= 0) problems.splice(at, 1, hint)
+    else problems.push(hint)
+  }
   if (kinds.length === 0) problems.push("expected exactly one of tool, resource, prompt (found none)")
   if (kinds.length > 1) problems.push(`expected exactly one of tool, resource, prompt (found ${kinds.join(" and ")})`)
   const kind = kinds.length === 1 ? kinds[0] : undefined

@@ -48,7 +48,6 @@ const DROP: unique symbol = Symbol("drop")
 
 const sensitiveFree = (value: unknown, spec: TypeSpec): unknown => {
   if (spec.sensitive === true) return DROP
-  if (!hasSensitive(spec)) return value
   if (spec.type === "object" && isRecord(value)) {
     const properties = spec.properties ?? {}
     const out: Record<string, unknown> = {}
@@ -68,8 +67,9 @@ const sensitiveFree = (value: unknown, spec: TypeSpec): unknown => {
     if (items === undefined) return value
     return value.map((item) => sensitiveFree(item, items)).filter((item) => item !== DROP)
   }
-  // A JSON null carries nothing.
-  if (value === null) return value
+  // A scalar, or a JSON null, where the type says so; or a value of another shape where nothing
+  // sensitive was declared.
+  if (value === null || !hasSensitive(spec)) return value
   // The value is not the declared shape, and the declared shape holds something sensitive: what
   // would have been filtered cannot be found, so none of the value is returned (MXCP returns it
   // unchanged, which can leak).
@@ -79,8 +79,9 @@ const sensitiveFree = (value: unknown, spec: TypeSpec): unknown => {
 /**
  * The result without any value whose declared type (the endpoint's `return`) is marked
  * `sensitive: true`, in nested objects and arrays too. A result that is itself sensitive becomes
- * `null`. A value whose shape does not match a declared type with sensitive parts is dropped
- * whole, so a sensitive value is never returned.
+ * `null`. Undeclared fields stay in open objects and go from closed ones
+ * (`additionalProperties: false`), as in MXCP. A value whose shape does not match a declared type
+ * with sensitive parts is dropped whole, so a sensitive value is never returned.
  */
 export const filterSensitiveFields = (value: unknown, returns: TypeSpec): unknown => {
   const kept = sensitiveFree(value, returns)

@@ -105,11 +105,11 @@ const celMessage = (error: unknown): string => {
 const quoted = (s: string) => JSON.stringify(s)
 
 /**
- * Compiles an endpoint's `policies` block. Unknown actions, and actions that do not apply where
- * they stand (an input rule that is not `deny`, a prompt's output rule that is not `deny`), are
- * `unsupported`; a condition that does not compile or type-check, and a rule that cannot do
- * anything (`filter_fields` without `fields`, `filter_sensitive_fields` without a return type),
- * are `problems`.
+ * Compiles an endpoint's `policies` block. Actions that do not apply where they stand (an input
+ * rule that is not `deny`, which MXCP accepts and ignores; a prompt's output rule that is not
+ * `deny`) are `unsupported`. An unknown action, a condition that does not compile or type-check,
+ * and a rule that cannot do anything (`filter_fields` without `fields`, `filter_sensitive_fields`
+ * without a return type) are `problems`.
  */
 export const compilePolicies = (yaml: PoliciesYaml | undefined, target: PolicyCompileTarget): PolicyCompileResult => {
   const problems: Array<string> = []
@@ -135,7 +135,7 @@ export const compilePolicies = (yaml: PoliciesYaml | undefined, target: PolicyCo
       const at = ruleLabel({ stage, index })
       const action = POLICY_ACTIONS.find((a) => a === rule.action)
       if (action === undefined) {
-        unsupported.push(`${at}.action: ${quoted(rule.action)} is not a policy action (${POLICY_ACTIONS.join(", ")})`)
+        problems.push(`${at}.action: must be one of ${POLICY_ACTIONS.join(", ")} (got ${quoted(rule.action)})`)
         return
       }
       if (stage === "input" && action !== "deny") {
