@@ -122,7 +122,7 @@ export const compilePolicies = (yaml: PoliciesYaml | undefined, target: PolicyCo
   const paramNames = target.parameters.map((p) => p.name)
   if (inputRules.length > 0 && paramNames.includes("user")) {
     warnings.push(
-      "parameter 'user' is shadowed by the user in input policies (conditions see the caller as `user`, not the " +
+      "parameters.user: shadowed by the caller in input policies (conditions see the caller as `user`, not this " +
         "argument); rename the parameter"
     )
   }
