@@ -46,6 +46,11 @@ export interface PolicyRule {
   readonly fields: ReadonlyArray<string>
   /** The compiled condition; throws when it cannot be evaluated. */
   readonly evaluate: (context: Readonly<Record<string, unknown>>) => unknown
+  /**
+   * Whether the condition names `response` (output rules): only then is the result converted
+   * for CEL, which for a large result costs far more than the evaluation itself.
+   */
+  readonly readsResponse: boolean
 }
 
 export interface EndpointPolicies {
@@ -187,7 +192,10 @@ export const compilePolicies = (yaml: PoliciesYaml | undefined, target: PolicyCo
         problems.push(`${at}.condition: CEL error: ${celMessage(e)}`)
         return
       }
-      out.push({ stage, index, condition: rule.condition, action, reason: rule.reason, fields, evaluate })
+      // A variable can only be reached by its name, so a condition without the word never reads
+      // it (the word inside a string literal only costs a needless conversion).
+      const readsResponse = stage === "output" && /\bresponse\b/.test(rule.condition)
+      out.push({ stage, index, condition: rule.condition, action, reason: rule.reason, fields, evaluate, readsResponse })
     })
     return out
   }
@@ -337,7 +345,8 @@ export const applyOutput = (
   returns: TypeSpec | undefined
 ): OutputVerdict => {
   if (policies.output.length === 0) return { _tag: "Allowed", value, applied: [] }
-  const ctx = context({ user: toCel(user), response: toCel(value) })
+  const ctx = context({ user: toCel(user) })
+  if (policies.output.some((r) => r.readsResponse)) setOwn(ctx, "response", toCel(value))
   let current = value
   const applied: Array<PolicyRule> = []
   for (const rule of policies.output) {
