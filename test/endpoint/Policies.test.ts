@@ -450,6 +450,37 @@ policies:
       expect(json(asAlice)).toEqual([{ given: "anything" }])
     }))
 
+  it.effect("Policies: with sql_tools enabled, startup warns that execute_sql_query bypasses the policies, naming the endpoints", () =>
+    Effect.gen(function* () {
+      const dir = project({
+        "tools/t.yml": policyTool(`input:
+  - condition: "user.role != 'admin'"
+    action: deny`),
+        "tools/open.yml": tool(`name: open
+source:
+  code: SELECT 1 AS x`)
+      })
+      const endpointsWith = (enabled: boolean) =>
+        McpEndpointsLive.pipe(
+          Layer.provide(
+            Layer.mergeAll(
+              EndpointCatalogFiles({ projectRoot: dir, paths }),
+              DuckDbSessionMemory,
+              AppConfigFromValues({ projectRoot: dir, site: { mxcp: 1, project: "p", sql_tools: { enabled } } })
+            )
+          )
+        )
+      const warningsOf = (enabled: boolean) =>
+        withLogs(Effect.provide(McpEndpoints, endpointsWith(enabled))).pipe(
+          Effect.map(({ lines }) => lines.filter((l) => l.level === "WARN").map((l) => l.message))
+        )
+      expect(yield* warningsOf(true)).toEqual([
+        "sql_tools is enabled: execute_sql_query reads every table with no policy applied, so the policies of tool t " +
+          "can be bypassed; set sql_tools.enabled: false where they must hold"
+      ])
+      expect(yield* warningsOf(false)).toEqual([])
+    }))
+
   it.effect("Policies: filter_sensitive_fields on a return type without sensitive fields loads with a warning", () =>
     Effect.gen(function* () {
       const catalog = yield* load({

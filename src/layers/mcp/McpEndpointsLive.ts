@@ -174,6 +174,18 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     for (const t of SQL_TOOLS) {
       if (!toolsByName.has(t.name)) tools.push(t)
     }
+    // The built-in SQL tools read any table with no policy in the way: say so once.
+    const guarded = [
+      ...catalog.tools.filter((t) => t.policies !== undefined).map((t) => `tool ${t.name}`),
+      ...catalog.resources.filter((r) => r.policies !== undefined).map((r) => `resource ${r.uri}`),
+      ...catalog.prompts.filter((p) => p.policies !== undefined).map((p) => `prompt ${p.name}`)
+    ]
+    if (guarded.length > 0) {
+      yield* Effect.logWarning(
+        `sql_tools is enabled: execute_sql_query reads every table with no policy applied, so the policies of ` +
+          `${guarded.join(", ")} can be bypassed; set sql_tools.enabled: false where they must hold`
+      )
+    }
   }
 
   const resources: ReadonlyArray<ResourceInfo> = staticResources.map((r) => ({
