@@ -144,7 +144,7 @@ prompt:
       expect(catalog.warnings).toEqual(["tools/py.yml: tool uses language: python, which is not supported; skipped"])
     }))
 
-  it.effect("tests, policies and metadata are accepted with one warning each", () =>
+  it.effect("tests and metadata are accepted with one warning each; policies are compiled, not ignored", () =>
     Effect.gen(function* () {
       const catalog = yield* load({
         "tools/t.yml": `mxcp: 1
@@ -165,9 +165,9 @@ tool:
       expect(catalog.tools).toHaveLength(1)
       expect(catalog.warnings).toEqual([
         "tools/t.yml: 'metadata' is not supported yet and is ignored",
-        "tools/t.yml: 'tool.tests' is not supported yet and is ignored",
-        "tools/t.yml: 'tool.policies' is not supported yet and is ignored"
+        "tools/t.yml: 'tool.tests' is not supported yet and is ignored"
       ])
+      expect(catalog.tools[0]?.policies?.input.map((r) => [r.condition, r.action])).toEqual([["true", "deny"]])
     }))
 
   it.effect("enabled: false endpoints are skipped silently", () =>

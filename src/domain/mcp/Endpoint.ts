@@ -2,6 +2,7 @@
  * Endpoint definitions after loading: what the MCP server serves. The YAML schemas that produce
  * these live in `EndpointSchema.ts`; these are the resolved, ready-to-serve shapes.
  */
+import type { EndpointPolicies } from "./Policies.js"
 
 /** A JSON-Schema-like type description, MXCP style (`type`, `format`, `items`, `properties`...). */
 export interface TypeSpec {
@@ -28,6 +29,8 @@ export interface TypeSpec {
   readonly additionalProperties?: boolean | undefined
   /** Example values, passed through to the input schema for clients. */
   readonly examples?: ReadonlyArray<unknown> | undefined
+  /** MXCP's marking for `filter_sensitive_fields` (return types); never sent to clients. */
+  readonly sensitive?: boolean | undefined
 }
 
 export interface ParameterSpec extends TypeSpec {
@@ -59,6 +62,8 @@ export interface ToolDefinition {
   /** The YAML file it came from (absolute). */
   readonly file: string
   readonly limits?: EndpointLimits | undefined
+  /** Compiled `policies`, when the YAML has rules. */
+  readonly policies?: EndpointPolicies | undefined
 }
 
 export interface ResourceDefinition {
@@ -73,6 +78,8 @@ export interface ResourceDefinition {
   readonly sql: string
   readonly file: string
   readonly limits?: EndpointLimits | undefined
+  /** Compiled `policies`, when the YAML has rules. */
+  readonly policies?: EndpointPolicies | undefined
 }
 
 export interface PromptMessage {
@@ -88,6 +95,8 @@ export interface PromptDefinition {
   readonly parameters: ReadonlyArray<ParameterSpec>
   readonly messages: ReadonlyArray<PromptMessage>
   readonly file: string
+  /** Compiled `policies`, when the YAML has rules. */
+  readonly policies?: EndpointPolicies | undefined
 }
 
 /** One problem in one endpoint file. */

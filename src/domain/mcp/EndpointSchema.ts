@@ -18,6 +18,7 @@ import type {
 } from "./Endpoint.js"
 import { toInputSchema } from "./InputSchema.js"
 import { describeValue, FORMATS, parameterProblems, typeSpecProblems } from "./Parameters.js"
+import { compilePolicies, type EndpointPolicies, type PoliciesYaml as PoliciesYamlType } from "./Policies.js"
 import { templatePlaceholders } from "./PromptTemplate.js"
 import { parseUriTemplate, templateVariables } from "./UriTemplate.js"
 
@@ -112,7 +113,7 @@ const typeFields = {
   type: TypeName,
   description: opt(Str),
   format: opt(FormatName),
-  /** Accepted for MXCP compatibility; this server does not log argument values anyway. */
+  /** Fields (of return types) that `filter_sensitive_fields` drops; on parameters it changes nothing. */
   sensitive: opt(Bool),
   enum: opt(List(Anything)),
   examples: opt(List(Anything)),
@@ -169,8 +170,17 @@ const Language = oneOf(["sql", "python"])
 export const LimitsYaml = Mapping({ max_rows: opt(PositiveInt), max_result_bytes: opt(PositiveInt) })
 export type LimitsYaml = typeof LimitsYaml.Type
 
+/** One policy rule (`Policies.ts` gives its meaning); the action is checked when compiling. */
+export const PolicyRuleYaml = Mapping({ condition: Str, action: Str, reason: opt(Str), fields: opt(List(Str)) })
+
+/** `policies: {input: [...], output: [...]}` of a tool, resource or prompt. */
+export const PoliciesYaml: Schema.Schema<PoliciesYamlType> = Mapping({
+  input: opt(List(PolicyRuleYaml)),
+  output: opt(List(PolicyRuleYaml))
+})
+
 /** MXCP keys accepted but not implemented (one warning each; top-level `metadata` likewise). */
-const unsupported = { tests: opt(Anything), policies: opt(Anything) }
+const unsupported = { tests: opt(Anything), policies: opt(PoliciesYaml) }
 
 export const ToolYaml = Mapping({
   name: EndpointName,
@@ -281,8 +291,10 @@ export interface EndpointDecodeResult {
   readonly endpoint: DecodedEndpoint | undefined
   readonly problems: ReadonlyArray<string>
   readonly warnings: ReadonlyArray<string>
-  /** Set when the file is deliberately not served. */
-  readonly skipped?: "python" | "disabled" | undefined
+  /** Set when the file is deliberately not served (`policy`: a rule this server cannot enforce). */
+  readonly skipped?: "python" | "disabled" | "policy" | undefined
+  /** The endpoint's compiled policies, when it has any. */
+  readonly policies?: EndpointPolicies | undefined
 }
 
 const KINDS = ["tool", "resource", "prompt"] as const
@@ -294,8 +306,9 @@ const result = (
   endpoint: DecodedEndpoint | undefined,
   problems: ReadonlyArray<string>,
   warnings: ReadonlyArray<string> = [],
-  skipped?: "python" | "disabled"
-): EndpointDecodeResult => ({ endpoint, problems, warnings, skipped })
+  skipped?: "python" | "disabled" | "policy",
+  policies?: EndpointPolicies
+): EndpointDecodeResult => ({ endpoint, problems, warnings, skipped, policies })
 
 /**
  * Decodes and checks a parsed endpoint document. Problems and warnings are messages without the
@@ -317,6 +330,14 @@ export const decodeEndpointDocument = (doc: unknown): EndpointDecodeResult => {
       l === "missing required key 'mxcp'" ? "missing required key 'mxcp' (every endpoint file starts with `mxcp: 1`)" : l
     )
     : []
+  if (Object.hasOwn(doc, "policies")) {
+    // MXCP's own docs show this placement, and MXCP then ignores the rules without a word.
+    const at = problems.findIndex((p) => p.startsWith("unknown key 'policies'"))
+    const hint = `'policies' must be inside the ${kinds[0] ?? "tool"} block ` +
+      "(at the top level of the file its rules would be ignored)"
+    if (at >= 0) problems.splice(at, 1, hint)
+    else problems.push(hint)
+  }
   if (kinds.length === 0) problems.push("expected exactly one of tool, resource, prompt (found none)")
   if (kinds.length > 1) problems.push(`expected exactly one of tool, resource, prompt (found ${kinds.join(" and ")})`)
   const kind = kinds.length === 1 ? kinds[0] : undefined
@@ -331,9 +352,7 @@ export const decodeEndpointDocument = (doc: unknown): EndpointDecodeResult => {
   const warnings: Array<string> = []
   if (Object.hasOwn(doc, "metadata")) warnings.push("'metadata' is not supported yet and is ignored")
   if (isRecord(block)) {
-    for (const key of ["tests", "policies"] as const) {
-      if (Object.hasOwn(block, key)) warnings.push(`'${kind}.${key}' is not supported yet and is ignored`)
-    }
+    if (Object.hasOwn(block, "tests")) warnings.push(`'${kind}.tests' is not supported yet and is ignored`)
   }
 
   const decoded: Either.Either<DecodedEndpoint, Array<string>> =
@@ -348,7 +367,19 @@ export const decodeEndpointDocument = (doc: unknown): EndpointDecodeResult => {
   if (endpoint.kind === "prompt" && (endpoint.yaml.messages ?? []).some((m) => m.role === "system")) {
     warnings.push("prompt messages with role: system are served with role user (MCP prompts have no system role)")
   }
-  return result(endpoint, [...problems, ...semantic.map((p) => `${kind}.${p}`)], warnings)
+  const compiled = compilePolicies(endpoint.yaml.policies, {
+    kind: endpoint.kind,
+    parameters: (endpoint.yaml.parameters ?? []).map(toParameterSpec),
+    returns: endpoint.kind === "prompt" || endpoint.yaml.return === undefined ? undefined : toTypeSpec(endpoint.yaml.return)
+  })
+  warnings.push(...compiled.warnings.map((w) => `${kind}.${w}`))
+  const allProblems = [...problems, ...semantic.map((p) => `${kind}.${p}`), ...compiled.problems.map((p) => `${kind}.${p}`)]
+  if (allProblems.length === 0 && compiled.unsupported.length > 0) {
+    const name = endpoint.kind === "resource" ? endpoint.yaml.uri : endpoint.yaml.name
+    for (const reason of compiled.unsupported) warnings.push(`${kind} '${name}' is not served: ${kind}.${reason}`)
+    return result(undefined, [], warnings, "policy")
+  }
+  return result(endpoint, allProblems, warnings, undefined, compiled.policies)
 }
 
 const sourceProblems = (source: SourceYaml): Array<string> => {
@@ -413,11 +444,12 @@ export const endpointProblems = (endpoint: DecodedEndpoint): ReadonlyArray<strin
   return problems
 }
 
-/** A YAML type block as a `TypeSpec` (drops the YAML-only `sensitive`). */
+/** A YAML type block as a `TypeSpec` (`sensitive` is kept only where it is true). */
 export const toTypeSpec = (t: TypeSpecYaml): TypeSpec => {
-  const { sensitive: _sensitive, items, properties, ...rest } = t
+  const { sensitive, items, properties, ...rest } = t
   return {
     ...rest,
+    ...(sensitive === true ? { sensitive } : {}),
     ...(items === undefined ? {} : { items: toTypeSpec(items) }),
     ...(properties === undefined
       ? {}
@@ -432,7 +464,12 @@ export const toParameterSpec = (p: ParameterYaml): ParameterSpec => {
 }
 
 /** The resolved tool; `sql` is the inline code or the contents of `source.file`. */
-export const toToolDefinition = (yaml: ToolYaml, sql: string, file: string): ToolDefinition => {
+export const toToolDefinition = (
+  yaml: ToolYaml,
+  sql: string,
+  file: string,
+  policies?: EndpointPolicies
+): ToolDefinition => {
   const parameters = (yaml.parameters ?? []).map(toParameterSpec)
   return {
     kind: "tool",
@@ -445,7 +482,8 @@ export const toToolDefinition = (yaml: ToolYaml, sql: string, file: string): Too
     annotations: { ...yaml.annotations },
     inputSchema: toInputSchema(parameters),
     file,
-    ...toLimits(yaml.limits)
+    ...toLimits(yaml.limits),
+    ...(policies === undefined ? {} : { policies })
   }
 }
 
@@ -459,7 +497,12 @@ const toLimits = (limits: LimitsYaml | undefined): { readonly limits?: EndpointL
       }
     }
 
-export const toResourceDefinition = (yaml: ResourceYaml, sql: string, file: string): ResourceDefinition => ({
+export const toResourceDefinition = (
+  yaml: ResourceYaml,
+  sql: string,
+  file: string,
+  policies?: EndpointPolicies
+): ResourceDefinition => ({
   kind: "resource",
   uri: yaml.uri,
   name: yaml.name ?? yaml.uri,
@@ -469,10 +512,11 @@ export const toResourceDefinition = (yaml: ResourceYaml, sql: string, file: stri
   returns: yaml.return === undefined ? undefined : toTypeSpec(yaml.return),
   sql,
   file,
-  ...toLimits(yaml.limits)
+  ...toLimits(yaml.limits),
+  ...(policies === undefined ? {} : { policies })
 })
 
-export const toPromptDefinition = (yaml: PromptYaml, file: string): PromptDefinition => ({
+export const toPromptDefinition = (yaml: PromptYaml, file: string, policies?: EndpointPolicies): PromptDefinition => ({
   kind: "prompt",
   name: yaml.name,
   description: yaml.description ?? "",
@@ -480,5 +524,6 @@ export const toPromptDefinition = (yaml: PromptYaml, file: string): PromptDefini
   messages: (yaml.messages ?? []).map(
     (m): PromptMessage => ({ role: m.role === "assistant" ? "assistant" : "user", prompt: m.prompt })
   ),
-  file
+  file,
+  ...(policies === undefined ? {} : { policies })
 })

@@ -31,9 +31,14 @@ export class InvalidArguments extends Schema.TaggedError<InvalidArguments>()("In
 const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
-/** Sets an own property even for names like `__proto__`. */
+/**
+ * Sets an own property even for names like `__proto__`. Only `__proto__` needs the slow path:
+ * it is the one accessor an object inherits, every other name assigns an own property (and
+ * defining each property keeps V8 from giving rows a fast shape, a cost per field of every row).
+ */
 export const setOwn = (target: Record<string, unknown>, key: string, value: unknown): void => {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  if (key === "__proto__") Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  else target[key] = value
 }
 
 const MAX_SHOWN = 60

@@ -143,10 +143,10 @@ const loadWith = Effect.fn("EndpointCatalog.load")(function* (options: EndpointC
       if (endpoint === undefined || problems.length > 0) return failed(problems, decoded.warnings)
       const definition: Definition =
         endpoint.kind === "tool"
-          ? toToolDefinition(endpoint.yaml, sql, file)
+          ? toToolDefinition(endpoint.yaml, sql, file, decoded.policies)
           : endpoint.kind === "resource"
-          ? toResourceDefinition(endpoint.yaml, sql, file)
-          : toPromptDefinition(endpoint.yaml, file)
+          ? toResourceDefinition(endpoint.yaml, sql, file, decoded.policies)
+          : toPromptDefinition(endpoint.yaml, file, decoded.policies)
       return { definition, problems: [], warnings: decoded.warnings.map((w) => `${name}: ${w}`) }
     })
 

@@ -33,8 +33,11 @@ import {
   type ToolResult
 } from "../../services/mcp/McpEndpoints.js"
 import { tracingEnabled } from "../server/Tracing.js"
+import { enforceInput, enforceOutput } from "./PolicyEnforcement.js"
 
 const invalidParams = (message: string) => new McpProtocolError({ code: JsonRpcCode.InvalidParams, message })
+
+const policyDenied = (message: string) => new McpProtocolError({ code: JsonRpcCode.PolicyDenied, message })
 
 const toolError = (text: string): ToolResult => ({ content: [{ type: "text", text }], isError: true })
 
@@ -171,6 +174,18 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     for (const t of SQL_TOOLS) {
       if (!toolsByName.has(t.name)) tools.push(t)
     }
+    // The built-in SQL tools read any table with no policy in the way: say so once.
+    const guarded = [
+      ...catalog.tools.filter((t) => t.policies !== undefined).map((t) => `tool ${t.name}`),
+      ...catalog.resources.filter((r) => r.policies !== undefined).map((r) => `resource ${r.uri}`),
+      ...catalog.prompts.filter((p) => p.policies !== undefined).map((p) => `prompt ${p.name}`)
+    ]
+    if (guarded.length > 0) {
+      yield* Effect.logWarning(
+        `sql_tools is enabled: execute_sql_query reads every table with no policy applied, so the policies of ` +
+          `${guarded.join(", ")} can be bypassed; set sql_tools.enabled: false where they must hold`
+      )
+    }
   }
 
   const resources: ReadonlyArray<ResourceInfo> = staticResources.map((r) => ({
@@ -300,6 +315,11 @@ export const makeMcpEndpoints = Effect.gen(function* () {
       return yield* Effect.fail(invalidParams(`Invalid arguments for tool ${name}: ${validated.left}`))
     }
     yield* Effect.logDebug("tool call").pipe(Effect.annotateLogs({ tool: name }))
+    const guarded = tool.policies === undefined ? undefined : { kind: "tool" as const, name, policies: tool.policies }
+    if (guarded !== undefined) {
+      const refused = yield* enforceInput(guarded, ctx.user, validated.right)
+      if (refused !== undefined) return toolError(refused)
+    }
     const result = yield* runSql(tool.sql, validated.right, {
       user: ctx.user,
       principal: principalOf(ctx.user),
@@ -308,7 +328,12 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     if (Either.isLeft(result)) return toolError(`SQL error: ${result.left}`)
     const shaped = shapeResult(tool.returns, result.right)
     if (Either.isLeft(shaped)) return toolError(shaped.left)
-    const value = shaped.right
+    let value = shaped.right
+    if (guarded !== undefined) {
+      const allowed = yield* enforceOutput(guarded, ctx.user, value, tool.returns)
+      if (Either.isLeft(allowed)) return toolError(allowed.left)
+      value = allowed.right
+    }
     const structured =
       tool.returns?.type === "object" && value !== null && typeof value === "object" && !Array.isArray(value)
         ? (value as Record<string, unknown>)
@@ -335,6 +360,13 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     if (Either.isLeft(validated)) {
       return yield* Effect.fail(invalidParams(`Invalid resource URI ${uri}: ${validated.left}`))
     }
+    const guarded = resource.policies === undefined
+      ? undefined
+      : { kind: "resource" as const, name: resource.uri, policies: resource.policies }
+    if (guarded !== undefined) {
+      const refused = yield* enforceInput(guarded, ctx.user, validated.right)
+      if (refused !== undefined) return yield* Effect.fail(policyDenied(refused))
+    }
     const result = yield* runSql(resource.sql, validated.right, {
       user: ctx.user,
       principal: principalOf(ctx.user),
@@ -349,13 +381,19 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     if (Either.isLeft(shaped)) {
       return yield* Effect.fail(new McpProtocolError({ code: JsonRpcCode.InternalError, message: shaped.left }))
     }
-    return { contents: [{ uri, mimeType: resource.mimeType, text: textOf(shaped.right) }] }
+    let value = shaped.right
+    if (guarded !== undefined) {
+      const allowed = yield* enforceOutput(guarded, ctx.user, value, resource.returns)
+      if (Either.isLeft(allowed)) return yield* Effect.fail(policyDenied(allowed.left))
+      value = allowed.right
+    }
+    return { contents: [{ uri, mimeType: resource.mimeType, text: textOf(value) }] }
   })
 
   const getPrompt = fnNamed("McpEndpoints.getPrompt")(function* (
     name: string,
     args: Readonly<Record<string, string>> | undefined,
-    _ctx: CallContext
+    ctx: CallContext
   ) {
     const prompt = promptsByName.get(name)
     if (prompt === undefined) return yield* Effect.fail(invalidParams(`Unknown prompt: ${name}`))
@@ -363,13 +401,26 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     if (Either.isLeft(validated)) {
       return yield* Effect.fail(invalidParams(`Invalid arguments for prompt ${name}: ${validated.left}`))
     }
-    return {
-      description: prompt.description,
-      messages: prompt.messages.map((m) => ({
-        role: m.role,
-        content: { type: "text" as const, text: renderPrompt(m.prompt, validated.right) }
-      }))
+    const guarded = prompt.policies === undefined ? undefined : { kind: "prompt" as const, name, policies: prompt.policies }
+    if (guarded !== undefined) {
+      const refused = yield* enforceInput(guarded, ctx.user, validated.right)
+      if (refused !== undefined) return yield* Effect.fail(policyDenied(refused))
     }
+    const messages = prompt.messages.map((m) => ({
+      role: m.role,
+      content: { type: "text" as const, text: renderPrompt(m.prompt, validated.right) }
+    }))
+    if (guarded !== undefined) {
+      // A prompt's output rules can only deny; they see the rendered messages as `response`.
+      const allowed = yield* enforceOutput(
+        guarded,
+        ctx.user,
+        messages.map((m) => ({ role: m.role, content: m.content.text })),
+        undefined
+      )
+      if (Either.isLeft(allowed)) return yield* Effect.fail(policyDenied(allowed.left))
+    }
+    return { description: prompt.description, messages }
   })
 
   return McpEndpoints.of({ tools, resources, resourceTemplates, prompts, callTool, readResource, getPrompt })

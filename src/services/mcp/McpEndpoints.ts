@@ -6,7 +6,9 @@ import type { CurrentUser } from "../../domain/oauth/Identity.js"
 export const JsonRpcCode = {
   InvalidParams: -32602,
   MethodNotFound: -32601,
-  InternalError: -32603
+  InternalError: -32603,
+  /** A resource read or prompt refused by the endpoint's policies (server-defined range). */
+  PolicyDenied: -32003
 } as const
 
 /** A request the client got wrong (unknown tool, bad arguments): becomes a JSON-RPC error. */
