@@ -34,9 +34,13 @@ export class ModernOAuthProvider implements OAuthClientProvider {
 
   constructor(
     readonly redirect = "http://127.0.0.1:49998/callback",
-    /** A Client ID Metadata Document URL: the client uses it as its `client_id` when the server allows. */
-    readonly clientMetadataUrl: string | undefined = undefined
-  ) {}
+    metadataUrl: string | undefined = undefined
+  ) {
+    if (metadataUrl !== undefined) this.clientMetadataUrl = metadataUrl
+  }
+
+  /** A Client ID Metadata Document URL: the SDK uses it as the `client_id` when the server advertises support. */
+  clientMetadataUrl?: string
 
   get redirectUrl(): string {
     return this.redirect
