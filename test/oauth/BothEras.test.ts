@@ -61,7 +61,7 @@ describe("both protocol eras on one /mcp (server process, OAuth on, real SDK cli
     await client.close()
   })
 
-  it("I15 a 2026-07-28 request without a token gets the 401 challenge; with one, the era's rules apply (removed methods, header mismatch)", async () => {
+  it("I15 a 2026-07-28 request without a token gets the 401 challenge with resource_metadata", async () => {
     const noToken = await fetch(`${auth.url}/mcp`, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": MODERN_VERSION, "mcp-method": "server/discover" },

@@ -270,7 +270,8 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
           token_endpoint_auth_method: m.token_endpoint_auth_method,
           scope: formatScopes(client.scopes),
           ...(m.client_uri === undefined ? {} : { client_uri: m.client_uri }),
-          ...(m.logo_uri === undefined ? {} : { logo_uri: m.logo_uri })
+          ...(m.logo_uri === undefined ? {} : { logo_uri: m.logo_uri }),
+          ...(m.application_type === undefined ? {} : { application_type: m.application_type })
         },
         { status: 201, headers: noStore }
       )
