@@ -2,7 +2,9 @@ import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.j
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { MODERN_VERSION, modernClient, modernTransport } from "../support/ModernClient.js"
-import { copyExample } from "../support/Project.js"
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio"
+import { copyExample, mainJs } from "../support/Project.js"
+import { isolatedEnv } from "../support/ServerProcess.js"
 import { type RunningServer, startServer } from "../support/ServerProcess.js"
 
 const META = {
@@ -103,4 +105,30 @@ describe("2026-07-28 beside 2025-11-25 on /mcp (server process, auth off, no ext
     await expect(legacy.readResource({ uri: "nope://missing" })).rejects.toMatchObject({ code: -32602, data: { uri: "nope://missing" } })
     await legacy.close()
   })
+})
+
+describe("2026-07-28 on stdio (spawned node dist/main.js serve --transport stdio)", () => {
+  it("I15 the SDK v2 client pinned to 2026-07-28 lists and calls tools over stdio", async () => {
+    const project = copyExample()
+    const client = modernClient()
+    try {
+      await client.connect(
+        new StdioClientTransport({
+          command: process.execPath,
+          args: [mainJs, "serve", "--transport", "stdio"],
+          cwd: project.dir,
+          env: isolatedEnv({}) as Record<string, string>,
+          stderr: "ignore"
+        })
+      )
+      expect(client.getProtocolEra()).toBe("modern")
+      const { tools } = await client.listTools()
+      expect(tools.map((t) => t.name)).toContain("count_products")
+      const call = await client.callTool({ name: "count_products", arguments: {} })
+      expect(call.isError).toBeFalsy()
+    } finally {
+      await client.close()
+      project.cleanup()
+    }
+  }, 30_000)
 })
