@@ -8,6 +8,13 @@ import { DuckDBInstance } from "@duckdb/node-api"
 import type { SessionMode } from "./targets.js"
 
 export const PROTOCOL_VERSION = "2025-06-18"
+/** The stateless protocol revision (`modern` mode). */
+export const MODERN_PROTOCOL_VERSION = "2026-07-28"
+const MODERN_META = {
+  "io.modelcontextprotocol/protocolVersion": MODERN_PROTOCOL_VERSION,
+  "io.modelcontextprotocol/clientCapabilities": {},
+  "io.modelcontextprotocol/clientInfo": { name: "mcp-throughput-bench", version: "0.0.0" }
+}
 const REQUEST_TIMEOUT_MS = 10_000
 
 /** What a correct `get_product` row must contain (fields whose JSON shape is unambiguous). */
@@ -176,18 +183,26 @@ export class McpConnection {
     return h
   }
 
-  private post(message: Json): Promise<HttpReply> {
-    return httpRequest(this.agent, this.url, "POST", this.headers(), JSON.stringify(message))
+  private post(message: Json, extra: Readonly<Record<string, string>> = {}): Promise<HttpReply> {
+    return httpRequest(this.agent, this.url, "POST", { ...this.headers(), ...extra }, JSON.stringify(message))
   }
 
   private async call(method: string, params: Json): Promise<Json> {
     const id = this.nextId++
-    return resultOf(await this.post({ jsonrpc: "2.0", id, method, params }), id)
+    if (this.mode !== "modern") return resultOf(await this.post({ jsonrpc: "2.0", id, method, params }), id)
+    // 2026-07-28: the envelope in `_meta`, the method (and tool name) repeated in headers.
+    const name = typeof params["name"] === "string" ? params["name"] : undefined
+    const headers: Record<string, string> = {
+      "mcp-protocol-version": MODERN_PROTOCOL_VERSION,
+      "mcp-method": method,
+      ...(name === undefined ? {} : { "mcp-name": name })
+    }
+    return resultOf(await this.post({ jsonrpc: "2.0", id, method, params: { ...params, _meta: MODERN_META } }, headers), id)
   }
 
   /** Session mode: `initialize` + `notifications/initialized`. Stateless mode needs neither. */
   async open(): Promise<void> {
-    if (this.mode === "stateless") return
+    if (this.mode === "stateless" || this.mode === "modern") return
     const id = this.nextId++
     const reply = await this.post({
       jsonrpc: "2.0",

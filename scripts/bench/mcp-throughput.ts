@@ -82,8 +82,15 @@ const AUTH_NAME = "mxcp-auth"
 /** Token validation may cost at most 10%: authenticated / unauthenticated req/s. */
 const AUTH_GOAL_RATIO = 0.9
 
+const MODERN_NAME = "mxcp-2026"
+/** Issue 15: 2026-07-28 tools/call >= 1.2x the SDK-only stateless baseline and >= 1.0x our 2025 session path. */
+const MODERN_GOAL_BASELINE = 1.2
+const MODERN_GOAL_SESSION = 1.0
+
 const buildTargets = (cpus: string | undefined): ReadonlyArray<Target> => [
   mxcpTarget({ name: "mxcp", mainJs: MAIN_JS, projectDir: PROJECT_DIR, cpus }),
+  // The same server, same process settings, driven with 2026-07-28 stateless requests (no flag).
+  mxcpTarget({ name: MODERN_NAME, mainJs: MAIN_JS, projectDir: PROJECT_DIR, cpus, mode: "modern" }),
   // The same server with OAuth on (fake GitHub on loopback) and a bearer token on every request.
   mxcpAuthTarget({ name: AUTH_NAME, mainJs: MAIN_JS, projectDir: PROJECT_DIR, cpus }),
   baselineTarget({ name: BASELINE_NAME, script: join(BENCH_DIR, "baseline-server.ts"), setupSql: SETUP_SQL, cwd: ROOT, cpus })
@@ -232,13 +239,23 @@ const printVerdict = (totals: ReadonlyMap<string, Totals>): void => {
   }
   console.log("")
   for (const [name, t] of totals) {
-    if (name === BASELINE_NAME || name === AUTH_NAME) continue
+    if (name === BASELINE_NAME || name === AUTH_NAME || name === MODERN_NAME) continue
     const ratio = reqPerSec(t) / reqPerSec(baseline)
     const clean = errorCount(t.errors) === 0 && errorCount(baseline.errors) === 0
     const verdict = !clean ? "FAIL (errors during the run)" : ratio >= GOAL_RATIO ? "PASS" : "FAIL"
     console.log(`${name} / ${BASELINE_NAME} req/s: ${ratio.toFixed(2)}x (goal >= ${GOAL_RATIO}x): ${verdict}`)
   }
   const plain = totals.get("mxcp")
+  const modern = totals.get(MODERN_NAME)
+  if (modern !== undefined) {
+    for (const [label, other, goal] of [[BASELINE_NAME, baseline, MODERN_GOAL_BASELINE], ["mxcp (2025 sessions)", plain, MODERN_GOAL_SESSION]] as const) {
+      if (other === undefined || reqPerSec(other) === 0) continue
+      const ratio = reqPerSec(modern) / reqPerSec(other)
+      const clean = errorCount(modern.errors) === 0 && errorCount(other.errors) === 0
+      const verdict = !clean ? "FAIL (errors during the run)" : ratio >= goal ? "PASS" : "FAIL"
+      console.log(`${MODERN_NAME} / ${label} req/s: ${ratio.toFixed(2)}x (goal >= ${goal}x): ${verdict}`)
+    }
+  }
   const auth = totals.get(AUTH_NAME)
   if (plain !== undefined && auth !== undefined && reqPerSec(plain) > 0) {
     const ratio = reqPerSec(auth) / reqPerSec(plain)

@@ -7,8 +7,12 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { basename, join } from "node:path"
 
-/** `session`: initialize once per connection and send `mcp-session-id`; `stateless`: no session. */
-export type SessionMode = "session" | "stateless"
+/**
+ * `session`: initialize once per connection and send `mcp-session-id` (2025-era);
+ * `stateless`: no session (2025-era requests one by one); `modern`: 2026-07-28 requests (no
+ * session; protocol version and client capabilities in `_meta`, `Mcp-Method`/`Mcp-Name` headers).
+ */
+export type SessionMode = "session" | "stateless" | "modern"
 
 export interface RunningTarget {
   /** The MCP endpoint, always on loopback. */
@@ -128,6 +132,8 @@ export interface MxcpTargetOptions {
   /** Extra request headers, e.g. a bearer token. */
   readonly headers?: Readonly<Record<string, string>>
   readonly cpus?: string | undefined
+  /** How the driver talks to it (default `session`). */
+  readonly mode?: SessionMode
 }
 
 const nodeFlags = (): ReadonlyArray<string> =>
@@ -136,7 +142,7 @@ const nodeFlags = (): ReadonlyArray<string> =>
 /** Our server: `node dist/main.js serve --port 0` in a temp copy of the project. */
 export const mxcpTarget = (opts: MxcpTargetOptions): Target => ({
   name: opts.name,
-  mode: "session",
+  mode: opts.mode ?? "session",
   start: async () => {
     const project = copyProject(opts.projectDir)
     const home = mkdtempSync(join(tmpdir(), "mxcp-bench-home-"))

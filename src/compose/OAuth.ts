@@ -2,7 +2,7 @@ import { FetchHttpClient } from "@effect/platform"
 import { Clock, Duration, Effect, Layer, Schedule } from "effect"
 import { ConfigError } from "../domain/config/ConfigError.js"
 import { DefaultSweepInterval, ProviderDisplayName } from "../domain/config/UserConfig.js"
-import { scopesSupported } from "../domain/oauth/Scopes.js"
+import { dcrAllowedScopes, scopesSupported } from "../domain/oauth/Scopes.js"
 import { makeBearerGuard } from "../http/mcp/BearerGuard.js"
 import { makeOAuthRoutes } from "../http/oauth/OAuthRoutes.js"
 import { AppConfig } from "../services/config/AppConfig.js"
@@ -16,6 +16,7 @@ import { TokenEndpoint } from "../services/oauth/TokenEndpoint.js"
 import type { TokenGenerator } from "../services/oauth/TokenGenerator.js"
 import { TokenStore } from "../services/oauth/TokenStore.js"
 import { ClientRegistryLive, ClientRegistryWithStore } from "../layers/oauth/ClientRegistryLive.js"
+import { makeHttpsMetadataFetcher } from "../layers/oauth/ClientMetadataFetcherHttps.js"
 import { DynamicClientStoreSqlite } from "../layers/oauth/store/DynamicClientStoreSqlite.js"
 import { OAuthDatabaseSqlite } from "../layers/oauth/store/OAuthDatabase.js"
 import { AtlassianProvider } from "../layers/oauth/providers/AtlassianProvider.js"
@@ -106,8 +107,18 @@ export const OAuthServerFromConfig = Layer.mergeAll(AuthorizationFlowLive, Token
   Layer.provideMerge(
     Layer.unwrapEffect(
       Effect.map(AppConfig, (config): Layer.Layer<ClientRegistry, ConfigError, AppConfig | TokenGenerator | TokenStore> => {
+        const { cimd, authorization, clients } = config.auth
+        const required = authorization.required_scopes
+        const supported = scopesSupported(required, clients.map((c) => c.scopes))
         const options = {
           clients: config.auth.clients,
+          metadataDocuments: cimd.enabled
+            ? {
+              fetcher: makeHttpsMetadataFetcher({ allowPrivateAddresses: cimd.allow_private_addresses }),
+              allowedHosts: cimd.allowed_hosts,
+              allowedScopes: (scope: string | undefined) => dcrAllowedScopes(scope, supported, required)
+            }
+            : undefined,
           maxDynamicClients: config.auth.registration.max_clients,
           unusedClientTtlMs: config.auth.registration.unused_client_ttl * 1000
         }

@@ -85,7 +85,8 @@ describe("UserConfig defaults", () => {
         refresh_token_ttl: 2592000,
         refresh_reuse_grace: 30,
         authorization: { required_scopes: [] },
-        registration: { rate_limit_per_minute: 20, max_clients: 10000, unused_client_ttl: 86400 },
+        registration: { enabled: true, rate_limit_per_minute: 20, max_clients: 10000, unused_client_ttl: 86400 },
+        cimd: { enabled: true, allowed_hosts: [], allow_private_addresses: false },
         rate_limits: { authorize: 300, token: 120, revoke: 120, failed_bearer: 60 }
       })
     }))
@@ -624,7 +625,7 @@ describe("UserConfig auth.registration (A6)", () => {
   it.effect("defaults to 20 registrations a minute, 10 000 clients, a 24 h unused-client TTL", () =>
     Effect.gen(function*() {
       const auth = yield* decodeConfig(AuthConfig, file, { registration: {} })
-      expect(auth.registration).toEqual({ rate_limit_per_minute: 20, max_clients: 10000, unused_client_ttl: 86400 })
+      expect(auth.registration).toEqual({ enabled: true, rate_limit_per_minute: 20, max_clients: 10000, unused_client_ttl: 86400 })
       const nulls = yield* decodeConfig(AuthConfig, file, { registration: null })
       expect(nulls.registration).toEqual(auth.registration)
     }))
@@ -646,6 +647,7 @@ describe("UserConfig auth.registration (A6)", () => {
 `
       )
       expect(authOf(user, "demo", "default").registration).toEqual({
+        enabled: true,
         rate_limit_per_minute: 5,
         max_clients: 300,
         unused_client_ttl: 3600

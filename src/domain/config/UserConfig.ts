@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { CimdConfig } from "./CimdConfig.js"
 import {
   ConfigVersion,
   emptyWhenNull,
@@ -215,6 +216,8 @@ export const RegistrationDefaults = {
 
 /** Limits on `/register`: a flood from one address is refused, stored clients stay bounded. */
 export const RegistrationConfig = Schema.Struct({
+  /** Dynamic client registration (`/register`) on or off; off, `/register` is 404 and unadvertised. */
+  enabled: withDefault(Flag, true),
   /** Registrations per client address per minute; more get 429 with `Retry-After`. */
   rate_limit_per_minute: withDefault(PositiveInt, RegistrationDefaults.rate_limit_per_minute),
   /** Dynamic clients kept; at the cap, the oldest one older than `unused_client_ttl` is evicted. */
@@ -270,6 +273,7 @@ export const AuthConfig = Schema.Struct({
   persistence: Schema.optionalWith(PersistenceConfig, { exact: true, nullable: true }),
   authorization: withDefault(AuthorizationConfig, AuthorizationConfig.make({})),
   registration: withDefault(RegistrationConfig, RegistrationConfig.make({})),
+  cimd: withDefault(CimdConfig, CimdConfig.make({})),
   rate_limits: withDefault(RateLimitsConfig, RateLimitsConfig.make({}))
 })
 export type AuthConfig = typeof AuthConfig.Type

@@ -18,6 +18,10 @@
  *   could disguise the name on the consent page). It is escaped when shown.
  * - `client_uri`, `logo_uri`, `tos_uri`, `policy_uri`: https (or loopback http) URLs without userinfo.
  * - `scope`: space-delimited valid scope tokens; normalized (de-duplicated, single spaces).
+ * - `application_type` (OpenID Connect registration, required of clients by MCP 2026-07-28 DCR):
+ *   `native` or `web`. A `web` client's redirect URIs must be https on a host other than the
+ *   loopback (no loopback, no custom scheme: those are how native apps receive codes); `native`
+ *   may use them. Absent, nothing more is checked (2025 clients never send it) and it is not echoed.
  * - `null` and `""` values mean "absent" (some clients serialize unset fields that way); unknown
  *   extra fields are ignored and not stored.
  */
@@ -58,7 +62,8 @@ export const ClientRegistrationRequest = Schema.Struct({
   logo_uri: OptionalString,
   tos_uri: OptionalString,
   policy_uri: OptionalString,
-  scope: OptionalString
+  scope: OptionalString,
+  application_type: OptionalString
 })
 export type ClientRegistrationRequest = typeof ClientRegistrationRequest.Type
 
@@ -73,7 +78,8 @@ export const RegisteredClientMetadata = Schema.Struct({
   logo_uri: Schema.optional(Schema.String),
   tos_uri: Schema.optional(Schema.String),
   policy_uri: Schema.optional(Schema.String),
-  scope: Schema.optional(Schema.String)
+  scope: Schema.optional(Schema.String),
+  application_type: Schema.optional(Schema.Literal("native", "web"))
 })
 export type RegisteredClientMetadata = typeof RegisteredClientMetadata.Type
 
@@ -178,6 +184,34 @@ const checkScope = (value: string | null | undefined): Either.Either<string | un
     : Either.left(metadataError("scope is malformed"))
 }
 
+const isLoopbackHost = (host: string): boolean =>
+  host === "localhost" || host.endsWith(".localhost") || /^127\.\d+\.\d+\.\d+$/.test(host) || host === "[::1]"
+
+const checkApplicationType = (
+  value: string | null | undefined,
+  redirectUris: ReadonlyArray<string>
+): Either.Either<"native" | "web" | undefined, RegistrationError> => {
+  const v = present(value)
+  if (v === undefined) return Either.right(undefined)
+  if (v !== "native" && v !== "web") return Either.left(metadataError("application_type must be native or web"))
+  if (v === "web") {
+    for (const [i, uri] of redirectUris.entries()) {
+      let url: URL | undefined
+      try {
+        url = new URL(uri)
+      } catch {
+        url = undefined
+      }
+      if (url === undefined || url.protocol !== "https:" || isLoopbackHost(url.hostname.toLowerCase())) {
+        return Either.left(
+          redirectError(`redirect_uris[${i}] must be an https URL on a non-loopback host for application_type web (use native for loopback or custom schemes)`)
+        )
+      }
+    }
+  }
+  return Either.right(v)
+}
+
 /**
  * Validates a registration request body (already parsed JSON) into the metadata to store.
  * Redirect URI problems → `invalid_redirect_uri`; everything else → `invalid_client_metadata`.
@@ -200,6 +234,7 @@ export const validateClientMetadata = (
     const tos_uri = yield* checkUrl("tos_uri", req.tos_uri)
     const policy_uri = yield* checkUrl("policy_uri", req.policy_uri)
     const scope = yield* checkScope(req.scope)
+    const application_type = yield* checkApplicationType(req.application_type, redirect_uris)
     const metadata: RegisteredClientMetadata = {
       redirect_uris,
       grant_types,
@@ -210,7 +245,8 @@ export const validateClientMetadata = (
       ...(logo_uri === undefined ? {} : { logo_uri }),
       ...(tos_uri === undefined ? {} : { tos_uri }),
       ...(policy_uri === undefined ? {} : { policy_uri }),
-      ...(scope === undefined ? {} : { scope })
+      ...(scope === undefined ? {} : { scope }),
+      ...(application_type === undefined ? {} : { application_type })
     }
     return metadata
   })

@@ -83,7 +83,8 @@ export interface OAuthClient {
   readonly scopes: ReadonlyArray<string>
   /** Accepted client authentication methods at /token and /revoke. */
   readonly authMethods: ReadonlyArray<"none" | "client_secret_post" | "client_secret_basic">
-  readonly source: "config" | "dynamic"
+  /** `metadata`: a Client ID Metadata Document client (its id is the document's https URL; never stored). */
+  readonly source: "config" | "dynamic" | "metadata"
   readonly clientUri?: string | undefined
   readonly logoUri?: string | undefined
   readonly createdAt: number

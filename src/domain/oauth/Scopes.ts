@@ -87,7 +87,19 @@ export const grantScopes = (
 export const scopesSupported = (
   requiredScopes: ReadonlyArray<string>,
   preRegisteredClientScopes: ReadonlyArray<ReadonlyArray<string>>
-): ReadonlyArray<string> => unique([MXCP_ACCESS_SCOPE, ...requiredScopes, ...preRegisteredClientScopes.flat()])
+): ReadonlyArray<string> =>
+  unique([MXCP_ACCESS_SCOPE, ...requiredScopes, ...preRegisteredClientScopes.flat()]).filter((s) => s !== OFFLINE_ACCESS_SCOPE)
+
+/**
+ * `offline_access` (OpenID Connect's ask for a refresh token): MCP 2026-07-28 says it must never
+ * be advertised (`scopes_supported`) nor asked for in a challenge; refresh tokens here follow the
+ * client's `grant_types` instead.
+ */
+export const OFFLINE_ACCESS_SCOPE = "offline_access"
+
+/** The scopes a 401 challenge tells a client to ask for: `mxcp:access` ∪ required scopes, never `offline_access`. */
+export const challengeScopes = (requiredScopes: ReadonlyArray<string>): ReadonlyArray<string> =>
+  defaultDcrScopes(requiredScopes).filter((s) => s !== OFFLINE_ACCESS_SCOPE)
 
 /** What a DCR client that registered no `scope` may have: `mxcp:access` ∪ required scopes. */
 export const defaultDcrScopes = (requiredScopes: ReadonlyArray<string>): ReadonlyArray<string> =>

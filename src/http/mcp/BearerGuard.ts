@@ -10,7 +10,7 @@ import { HttpServerResponse } from "@effect/platform"
 import { Clock, Effect, Either, Option } from "effect"
 import { toOAuthErrorBody } from "../../domain/oauth/Errors.js"
 import { mcpResource } from "../../domain/oauth/Resource.js"
-import { formatScopes } from "../../domain/oauth/Scopes.js"
+import { challengeScopes, formatScopes } from "../../domain/oauth/Scopes.js"
 import { AppConfig } from "../../services/config/AppConfig.js"
 import type { McpCaller } from "../../services/mcp/McpServerFactory.js"
 import { BearerAuth } from "../../services/oauth/BearerAuth.js"
@@ -30,6 +30,7 @@ export const makeBearerGuard = (options: OAuthHttp.RouteOptions) =>
     const bearer = yield* BearerAuth
     const failedBearerLimiter = makeRateLimiter({ limit: config.auth.rate_limits.failed_bearer, windowMs: MINUTE })
     const trustProxy = config.serve.trustProxy
+    const challengeScope = formatScopes(challengeScopes(config.auth.authorization.required_scopes))
 
     // `BASE/mcp` as a URL for the SDK's AuthInfo; BASE is the same for nearly every request.
     let lastResource: { readonly base: string; readonly url: URL } | undefined
@@ -55,6 +56,8 @@ export const makeBearerGuard = (options: OAuthHttp.RouteOptions) =>
         }
         const base = baseUrlFor(config.serve, request.headers, options.boundPort())
         const metadata = `resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`
+        // 2026-07-28: a 401 names the scopes to ask for (never offline_access) beside the metadata.
+        const scope = `scope="${challengeScope}"`
         const result = yield* Effect.either(bearer.authenticate(request.headers["authorization"], base))
         if (Either.isLeft(result)) {
           const e = result.left
@@ -65,10 +68,10 @@ export const makeBearerGuard = (options: OAuthHttp.RouteOptions) =>
             ? { error: "invalid_request", error_description: "Authentication required" }
             : toOAuthErrorBody(e)
           const challenge = e._tag === "NoToken"
-            ? `Bearer ${metadata}`
+            ? `Bearer ${metadata}, ${scope}`
             : e._tag === "MissingScope"
             ? `Bearer error="insufficient_scope", scope="${formatScopes(e.requiredScopes)}", ${metadata}`
-            : `Bearer error="invalid_token", error_description="${e.description.replace(/"/g, "'")}", ${metadata}`
+            : `Bearer error="invalid_token", error_description="${e.description.replace(/"/g, "'")}", ${metadata}, ${scope}`
           return Either.left<HttpServerResponse.HttpServerResponse>(
             HttpServerResponse.unsafeJson(body, {
               status: e._tag === "MissingScope" ? 403 : 401,

@@ -3,7 +3,7 @@
  * SDK hands to every handler, the SDK bridge (`layers/mcp/McpServerSdk.ts`) reads it back. This
  * module is the only place that knows it travels as `authInfo.extra.user`.
  */
-import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
+import type { AuthInfo } from "@modelcontextprotocol/server"
 import type { CurrentUser } from "../../domain/oauth/Identity.js"
 import type { Authenticated } from "../../services/oauth/BearerAuth.js"
 

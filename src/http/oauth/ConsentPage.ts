@@ -52,9 +52,14 @@ export const renderConsentPage = (page: ConsentPageData): string => {
 <body><main>
 <p class="eyebrow">Sign-in request</p>
 <h1>Allow <strong>${escapeHtml(page.clientName)}</strong> to use this MCP server?</h1>
-<p class="notice">This application registered itself and is not known to the server's operator.
-Continue only if you started this sign-in yourself.</p>
+${page.verifiedHost === undefined
+  ? `<p class="notice">This application registered itself and is not known to the server's operator.
+Continue only if you started this sign-in yourself.</p>`
+  : `<p class="notice">This application is published by <strong class="verified-host">${escapeHtml(page.verifiedHost)}</strong>
+(verified: its description was fetched from that site). The name above is what it calls itself.
+Continue only if you trust ${escapeHtml(page.verifiedHost)} and started this sign-in yourself.</p>`}
 <dl>
+${page.verifiedHost === undefined ? "" : `<dt>Published by</dt><dd><strong>${escapeHtml(page.verifiedHost)}</strong></dd>`}
 <dt>You sign in with</dt><dd><strong>${escapeHtml(page.providerName)}</strong></dd>
 <dt>Then you are sent back to</dt><dd><code>${escapeHtml(page.redirectTarget)}</code></dd>
 <dt>It asks for</dt><dd><ul>${scopes}</ul></dd>

@@ -181,7 +181,7 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
         issuer: base,
         authorization_endpoint: `${base}/authorize`,
         token_endpoint: `${base}/token`,
-        registration_endpoint: `${base}/register`,
+        ...(config.auth.registration.enabled ? { registration_endpoint: `${base}/register` } : {}),
         revocation_endpoint: `${base}/revoke`,
         scopes_supported: settings.scopesSupported,
         response_types_supported: ["code"],
@@ -190,7 +190,8 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
         code_challenge_methods_supported: ["S256"],
         token_endpoint_auth_methods_supported: ["none", "client_secret_post", "client_secret_basic"],
         revocation_endpoint_auth_methods_supported: ["none", "client_secret_post", "client_secret_basic"],
-        authorization_response_iss_parameter_supported: true
+        authorization_response_iss_parameter_supported: true,
+        ...(config.auth.cimd.enabled ? { client_id_metadata_document_supported: true } : {})
       })
     })
 
@@ -207,6 +208,15 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
 
     const register = Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
+      if (!config.auth.registration.enabled) {
+        return HttpServerResponse.unsafeJson(
+          {
+            error: "invalid_request",
+            error_description: "Dynamic client registration is turned off on this server; use a pre-registered client or a client ID metadata document"
+          },
+          { status: 404, headers: { "cache-control": "no-store" } }
+        )
+      }
       const wait = yield* overLimit(registerLimiter, request)
       if (wait !== undefined) return tooManyRequests(wait, "registrations")
       const type = (request.headers["content-type"] ?? "").toLowerCase()
@@ -260,7 +270,8 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
           token_endpoint_auth_method: m.token_endpoint_auth_method,
           scope: formatScopes(client.scopes),
           ...(m.client_uri === undefined ? {} : { client_uri: m.client_uri }),
-          ...(m.logo_uri === undefined ? {} : { logo_uri: m.logo_uri })
+          ...(m.logo_uri === undefined ? {} : { logo_uri: m.logo_uri }),
+          ...(m.application_type === undefined ? {} : { application_type: m.application_type })
         },
         { status: 201, headers: noStore }
       )

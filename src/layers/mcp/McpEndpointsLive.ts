@@ -354,7 +354,9 @@ export const makeMcpEndpoints = Effect.gen(function* () {
         }
       }
     }
-    if (found === undefined) return yield* Effect.fail(invalidParams(`Resource not found: ${uri}`))
+    if (found === undefined) {
+      return yield* Effect.fail(new McpProtocolError({ code: JsonRpcCode.InvalidParams, message: `Resource not found: ${uri}`, data: { uri } }))
+    }
     const { resource, vars } = found
     const validated = validateArguments(resource.parameters, coerceStrings(resource.parameters, vars))
     if (Either.isLeft(validated)) {

@@ -7,6 +7,7 @@ import {
   TemporarilyUnavailable,
   UnsupportedResponseType
 } from "../../domain/oauth/Errors.js"
+import { verifiedHost } from "../../domain/oauth/ClientIdMetadata.js"
 import { challengeFromVerifier, checkCodeChallenge } from "../../domain/oauth/Pkce.js"
 import type { AuthRequestRecord, OAuthClient } from "../../domain/oauth/Records.js"
 import type { AuthorizeRequest, CallbackQuery, ConsentForm } from "../../domain/oauth/Requests.js"
@@ -81,7 +82,15 @@ export const makeAuthorizationFlow = Effect.gen(function* () {
 
     // Until client and redirect URI are validated, errors are shown here, never redirected.
     if (p["client_id"] === undefined) return direct(new InvalidRequest({ description: "client_id is required" }))
-    const found = yield* clients.find(p["client_id"])
+    // A refused metadata document is shown here; a store failure still ends in `storeFailure`.
+    const looked = yield* clients.find(p["client_id"]).pipe(
+      Effect.map((found) => Either.right(found)),
+      Effect.catchTag("ClientMetadataRefused", (e) => Effect.succeed(Either.left(e)))
+    )
+    if (Either.isLeft(looked)) {
+      return direct(new InvalidRequest({ description: `The client's metadata document was refused: ${looked.left.reason}` }))
+    }
+    const found = looked.right
     if (Option.isNone(found)) return direct(new InvalidRequest({ description: "Unknown client_id" }))
     const client: OAuthClient = found.value
     const redirect = resolveRedirectUri(client.redirectUris, p["redirect_uri"])
@@ -136,6 +145,7 @@ export const makeAuthorizationFlow = Effect.gen(function* () {
         csrfToken: csrf,
         clientName: client.name,
         clientId: client.clientId,
+        ...(client.source === "metadata" ? { verifiedHost: verifiedHost(new URL(client.clientId)) } : {}),
         redirectTarget: redirectTarget(redirectUri),
         scopes: rec.scopes,
         providerName: settings.providerDisplayName

@@ -108,7 +108,7 @@ export const makeBearerAuth = Effect.gen(function* () {
       const grant = yield* store.getGrant(rec.grantId)
       if (Option.isNone(grant) || grant.value.revoked) return yield* Effect.fail(invalid("The session has ended"))
       // A client removed from the config (or evicted) is locked out at once, tokens included.
-      if (Option.isNone(yield* clients.find(rec.clientId))) {
+      if (!(yield* clients.known(rec.clientId))) {
         return yield* Effect.fail(invalid("The client this token was issued to is no longer registered"))
       }
       return { rec, grant: grant.value }

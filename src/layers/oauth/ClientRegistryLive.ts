@@ -28,13 +28,24 @@
  *   use" is read when evicting: a client older than the TTL whose first login finishes at that
  *   very moment can still be evicted, and that login's code exchange then fails with
  *   `invalid_client` (the user starts over; the client registers again).
+ * - Client ID Metadata Documents (`metadataDocuments`, off when absent): an id that is an https
+ *   URL with a path is resolved from its document (`ClientMetadataFetcher`), never stored. The
+ *   validated client is cached in memory for the document's `Cache-Control` lifetime (at most
+ *   24 h; `MAX_CACHED_DOCUMENTS` entries, the oldest dropped first) and fetched again once
+ *   expired. A refused document is not cached (each attempt fetches again; the per-address
+ *   `/authorize` limit bounds how often). Config clients still come first, so a config client
+ *   whose id is a URL is never fetched. Only `token_endpoint_auth_method: none` documents are
+ *   accepted for now: `private_key_jwt` needs client assertions at /token, which this server does
+ *   not verify yet.
  */
-import { Clock, Effect, Layer, Option, Redacted } from "effect"
+import { Clock, Effect, Either, Layer, Option, Redacted } from "effect"
 import type { ClientConfig } from "../../domain/config/UserConfig.js"
+import { cacheLifetimeMs, cimdClientId, cimdHostAllowed, validateCimdDocument } from "../../domain/oauth/ClientIdMetadata.js"
 import type { RegisteredClientMetadata } from "../../domain/oauth/ClientMetadata.js"
 import type { OAuthClient } from "../../domain/oauth/Records.js"
 import { sha256Hex } from "../../domain/oauth/Tokens.js"
-import { ClientRegistry, type Registration, RegistryFull } from "../../services/oauth/ClientRegistry.js"
+import type { ClientMetadataFetcher } from "../../services/oauth/ClientMetadataFetcher.js"
+import { ClientMetadataRefused, ClientRegistry, type Registration, RegistryFull } from "../../services/oauth/ClientRegistry.js"
 import { TokenGenerator } from "../../services/oauth/TokenGenerator.js"
 import type { TokenStore } from "../../services/oauth/TokenStore.js"
 import { methodFn } from "../server/Tracing.js"
@@ -53,8 +64,22 @@ export const FULL_RETRY_AFTER_S = 60
 /** Draws of a client id before giving up (a collision of 128 random bits is theoretical). */
 const MAX_ID_ATTEMPTS = 5
 
+/** Metadata-document clients kept in the cache at most. */
+export const MAX_CACHED_DOCUMENTS = 1_000
+
+/** Client ID Metadata Document clients (`auth.cimd`). */
+export interface MetadataDocumentOptions {
+  readonly fetcher: ClientMetadataFetcher.Shape
+  /** `auth.cimd.allowed_hosts` (empty: any host). */
+  readonly allowedHosts: ReadonlyArray<string>
+  /** The scopes such a client may be granted, from its document's `scope` (the DCR rule). */
+  readonly allowedScopes: (scope: string | undefined) => ReadonlyArray<string>
+}
+
 export interface ClientRegistryOptions {
   readonly clients: ReadonlyArray<ClientConfig>
+  /** Client ID Metadata Documents; absent: off (a URL id is an ordinary, unknown id). */
+  readonly metadataDocuments?: MetadataDocumentOptions | undefined
   readonly maxDynamicClients?: number
   readonly unusedClientTtlMs?: number
 }
@@ -94,10 +119,79 @@ export const makeClientRegistry = Effect.fn("ClientRegistry.make")(function*(
   }
   const configScopes = unique(options.clients.flatMap((c) => c.scopes))
 
+  const documents = options.metadataDocuments
+  const cached = new Map<string, { readonly client: OAuthClient; readonly expiresAt: number }>()
+
+  /** The client a metadata document describes: cached, or fetched and validated. */
+  const metadataClient = (docs: MetadataDocumentOptions, clientId: string, url: URL) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const hit = cached.get(clientId)
+      if (hit !== undefined && hit.expiresAt > now) return hit.client
+      cached.delete(clientId)
+      if (!cimdHostAllowed(url.hostname, docs.allowedHosts)) {
+        return yield* new ClientMetadataRefused({ reason: `the host ${url.hostname} is not in auth.cimd.allowed_hosts` })
+      }
+      const fetched = yield* docs.fetcher.fetch(url).pipe(
+        Effect.mapError((e) => new ClientMetadataRefused({ reason: e.reason }))
+      )
+      let json: unknown
+      try {
+        json = JSON.parse(fetched.body)
+      } catch {
+        return yield* new ClientMetadataRefused({ reason: "the metadata document is not valid JSON" })
+      }
+      const doc = validateCimdDocument(json, clientId)
+      if (Either.isLeft(doc)) return yield* new ClientMetadataRefused({ reason: doc.left })
+      const d = doc.right
+      if (d.authMethod !== "none") {
+        return yield* new ClientMetadataRefused({
+          reason: "token_endpoint_auth_method private_key_jwt is not supported by this server; use none"
+        })
+      }
+      const fetchedAt = yield* Clock.currentTimeMillis
+      const client: OAuthClient = {
+        clientId,
+        name: d.clientName,
+        secretHash: undefined,
+        redirectUris: [...d.redirectUris],
+        grantTypes: [...d.grantTypes],
+        scopes: [...docs.allowedScopes(d.scope)],
+        authMethods: ["none"],
+        source: "metadata",
+        ...(d.clientUri === undefined ? {} : { clientUri: d.clientUri }),
+        ...(d.logoUri === undefined ? {} : { logoUri: d.logoUri }),
+        createdAt: fetchedAt
+      }
+      const ttl = cacheLifetimeMs(fetched.cacheControl)
+      if (ttl > 0) {
+        if (cached.size >= MAX_CACHED_DOCUMENTS) {
+          const oldest = cached.keys().next()
+          if (oldest.done !== true) cached.delete(oldest.value)
+        }
+        cached.set(clientId, { client, expiresAt: fetchedAt + ttl })
+      }
+      yield* Effect.logInfo("Client metadata document fetched").pipe(
+        Effect.annotateLogs({ client_id: clientId, cache_seconds: Math.round(ttl / 1000) })
+      )
+      return client
+    })
+
   const find = fn("ClientRegistry.find")(function*(clientId: string) {
     const fromConfig = configClients.get(clientId)
     if (fromConfig !== undefined) return Option.some(fromConfig)
+    if (documents !== undefined) {
+      const kind = cimdClientId(clientId)
+      if (kind._tag === "Refused") return yield* new ClientMetadataRefused({ reason: kind.reason })
+      if (kind._tag === "Document") return Option.some(yield* metadataClient(documents, clientId, kind.url))
+    }
     return yield* dynamic.get(clientId)
+  })
+
+  const known = fn("ClientRegistry.known")(function*(clientId: string) {
+    if (configClients.has(clientId)) return true
+    if (documents !== undefined && cimdClientId(clientId)._tag === "Document") return true
+    return Option.isSome(yield* dynamic.get(clientId))
   })
 
   /** An id no config or stored client has; a generator that keeps colliding is a defect. */
@@ -148,7 +242,7 @@ export const makeClientRegistry = Effect.fn("ClientRegistry.make")(function*(
     return registration
   })
 
-  return ClientRegistry.of({ find, register, configScopes })
+  return ClientRegistry.of({ find, known, register, configScopes })
 })
 
 /** The registry over a given dynamic-client store (built with the layer, e.g. one that needs a database). */

@@ -39,7 +39,9 @@ export const makeTokenEndpoint = Effect.gen(function* () {
   const authenticateClient = (creds: ClientCredentials) =>
     Effect.gen(function* () {
       const invalidClient = () => fail(new InvalidClient({ description: "Client authentication failed" }))
-      const found = yield* clients.find(creds.clientId)
+      const found = yield* clients.find(creds.clientId).pipe(
+        Effect.catchTag("ClientMetadataRefused", () => Effect.succeed(Option.none<OAuthClient>()))
+      )
       if (Option.isNone(found)) return yield* invalidClient()
       const client = found.value
       if (!client.authMethods.includes(creds.method)) return yield* invalidClient()

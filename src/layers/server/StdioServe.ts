@@ -1,18 +1,27 @@
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
+import { serveStdio as sdkServeStdio, StdioServerTransport } from "@modelcontextprotocol/server/stdio"
 import { Effect } from "effect"
 import { McpServerFactory } from "../../services/mcp/McpServerFactory.js"
 
 /**
- * Serve MCP over stdin/stdout until stdin closes (or the fiber is interrupted). Nothing else may
- * write to stdout while this runs: logs go to stderr.
+ * Serve MCP over stdin/stdout until stdin closes (or the fiber is interrupted), in the era the
+ * client opens with: a 2025 `initialize` pins the connection to the 2025-11-25 family, a
+ * 2026-07-28 request (e.g. `server/discover`) to 2026-07-28. The era decision and the connection
+ * are the SDK's (`serveStdio`); instances come from our factory. Nothing else may write to
+ * stdout while this runs: logs go to stderr.
  */
 export const serveStdio = Effect.gen(function* () {
   const factory = yield* McpServerFactory
-  const server = factory.create()
-  const transport = new StdioServerTransport(process.stdin, process.stdout)
+  const runtime = yield* Effect.runtime<never>()
   yield* Effect.acquireRelease(
-    Effect.promise(() => server.connect(transport)),
-    () => Effect.promise(() => server.close().catch(() => undefined))
+    Effect.sync(() =>
+      sdkServeStdio(({ era }) => factory.create(era), {
+        transport: new StdioServerTransport(process.stdin, process.stdout),
+        onerror: (error) => {
+          Effect.runFork(Effect.logDebug(`MCP stdio: ${error.message}`).pipe(Effect.provide(runtime)))
+        }
+      })
+    ),
+    (handle) => Effect.promise(() => handle.close().catch(() => undefined))
   )
   yield* Effect.logInfo("MCP server ready on stdio")
   yield* Effect.async<void>((resume) => {

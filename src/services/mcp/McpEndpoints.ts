@@ -14,7 +14,9 @@ export const JsonRpcCode = {
 /** A request the client got wrong (unknown tool, bad arguments): becomes a JSON-RPC error. */
 export class McpProtocolError extends Schema.TaggedError<McpProtocolError>()("McpProtocolError", {
   code: Schema.Number,
-  message: Schema.String
+  message: Schema.String,
+  /** The JSON-RPC error's `data` (e.g. `{uri}` for an unknown resource). */
+  data: Schema.optional(Schema.Unknown)
 }) {}
 
 /** Who is calling: the authenticated user, or none when auth is off. */

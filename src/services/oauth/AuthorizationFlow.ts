@@ -16,6 +16,11 @@ export interface ConsentPageData {
   readonly csrfToken: string
   readonly clientName: string
   readonly clientId: string
+  /**
+   * For a Client ID Metadata Document client: the host its document was fetched from (the one
+   * identity the server verified; the name is self-declared).
+   */
+  readonly verifiedHost?: string | undefined
   readonly redirectTarget: string
   readonly scopes: ReadonlyArray<string>
   readonly providerName: string

@@ -20,10 +20,27 @@ export class RegistryFull extends Schema.TaggedError<RegistryFull>()("RegistryFu
   retryAfterSeconds: Schema.Number
 }) {}
 
+/**
+ * A `client_id` that names a Client ID Metadata Document whose document was refused (not
+ * fetchable, invalid, or not allowed); `reason` is safe to show the client.
+ */
+export class ClientMetadataRefused extends Schema.TaggedError<ClientMetadataRefused>()("ClientMetadataRefused", {
+  reason: Schema.String
+}) {}
+
 export declare namespace ClientRegistry {
   export interface Shape {
-    /** Config clients first (they cannot be shadowed), then dynamically registered ones. */
-    readonly find: (clientId: string) => Effect.Effect<Option.Option<OAuthClient>, StoreError>
+    /**
+     * Config clients first (they cannot be shadowed), then (when enabled) a Client ID Metadata
+     * Document client for an https URL id (fetched or cached), then dynamically registered ones.
+     */
+    readonly find: (clientId: string) => Effect.Effect<Option.Option<OAuthClient>, StoreError | ClientMetadataRefused>
+    /**
+     * Is `clientId` still a client of this server, without fetching anything: config and stored
+     * clients as `find`; a metadata-document client while documents are enabled (its document was
+     * checked when it was authorized). Used on every MCP request, so never a network call.
+     */
+    readonly known: (clientId: string) => Effect.Effect<boolean, StoreError>
     /**
      * Register a validated RFC 7591 request; the allowed scopes are already computed. Never
      * stores more than the configured number of dynamic clients: `RegistryFull` when no stored
