@@ -145,7 +145,8 @@ export const makeOidcKeys = (
         const first = yield* keySet(undefined)
         let result = yield* Effect.either(attempt(first.set, token, checks, now))
         if (Either.isLeft(result) && result.left.cause instanceof errors.JWKSNoMatchingKey) {
-          if (now - first.fetchedAt < options.refetchCooldownMs) {
+          // A set fetched for this very verification is as fresh as a refetch would be.
+          if (first.fetchedAt >= now || now - first.fetchedAt < options.refetchCooldownMs) {
             return yield* new JwtRefused({ reason: describeJoseError(result.left.cause) })
           }
           yield* Effect.logDebug("A token names a key that is not in the cached key set; fetching the key set again")
