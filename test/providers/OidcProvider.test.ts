@@ -31,7 +31,7 @@ const scopedIdP = (options: OpenIdProviderOptions) =>
 const blockFor = (kind: Kind, idp: RunningOpenIdProvider, overrides: Record<string, unknown>) => ({
   client_id: idp.clientId,
   client_secret: idp.clientSecret,
-  ...Object.fromEntries(Object.entries(idp.config).filter(([k]) => k !== "claim_mappings")),
+  ...idp.config,
   timeout: 3,
   ...(kind === "oidc" ? { scope: "openid profile email groups offline_access" } : {}),
   ...overrides

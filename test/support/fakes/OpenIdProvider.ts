@@ -16,7 +16,6 @@ import type { AddressInfo } from "node:net"
 import { createHash, randomBytes } from "node:crypto"
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose"
 import Provider from "oidc-provider"
-import type { ClaimMappings } from "../../../src/domain/oauth/Capabilities.js"
 
 export type IdPLayout = "default" | "keycloak" | "google"
 
@@ -40,8 +39,6 @@ export interface OpenIdProviderOptions {
   readonly accessTokenTtl?: number
   /** Access tokens for a resource indicator: JWT (RFC 9068), or opaque (introspection). Default jwt. */
   readonly resourceFormat?: (resource: string) => "jwt" | "opaque"
-  /** `claim_mappings` to put in the app's config block. */
-  readonly claimMappings?: ClaimMappings
   /** Rewrite the discovery document before it is served. */
   readonly discovery?: (doc: Record<string, unknown>) => Record<string, unknown>
 }
@@ -101,6 +98,8 @@ export interface RunningOpenIdProvider {
     readonly refresh_token?: string
     readonly expires_in: number
   }>
+  /** Every grant and its tokens gone, as when the user removes the app at the IdP. */
+  readonly revokeAllGrants: () => void
   /** RFC 7009 revocation at the provider, as the client the token was issued to. */
   readonly revoke: (token: string, client?: "public" | "app") => Promise<number>
   /** Drive an authorize URL through login and consent: the redirect back to the client. */
@@ -159,7 +158,13 @@ const makeAdapter = () => {
     }
     return entry.payload
   }
-  return class Adapter {
+  /** Forget every grant and the tokens issued under it (the user revoked the app at the IdP). */
+  const revokeAll = () => {
+    for (const key of [...store.keys()]) {
+      if (/^(Grant|RefreshToken|AccessToken):/.test(key)) store.delete(key)
+    }
+  }
+  const Adapter = class Adapter {
     constructor(readonly model: string) {}
     key(id: string) {
       return `${this.model}:${id}`
@@ -189,6 +194,7 @@ const makeAdapter = () => {
       for (const [key, entry] of store) if (entry.payload["grantId"] === grantId) store.delete(key)
     }
   }
+  return { Adapter, revokeAll }
 }
 
 /**
@@ -232,7 +238,7 @@ export const startOpenIdProvider = async (options: OpenIdProviderOptions = {}): 
   const requests: Array<RecordedRequest> = []
   const failures = new Map<IdPEndpoint, { failure: IdPFailure; remaining: number }>()
   const rewrites: Array<{ rewrite: (body: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>; remaining: number }> = []
-  const Adapter = makeAdapter()
+  const { Adapter, revokeAll } = makeAdapter()
   let keys: Array<IdPKey> = [await newKey()]
 
   const server = createServer()
@@ -424,7 +430,7 @@ export const startOpenIdProvider = async (options: OpenIdProviderOptions = {}): 
     })
   })
 
-  const config: Record<string, string> = layout === "keycloak"
+  const config: Readonly<Record<string, string>> = layout === "keycloak"
     ? { server_url: baseUrl, realm }
     : layout === "google"
     ? {
@@ -433,7 +439,6 @@ export const startOpenIdProvider = async (options: OpenIdProviderOptions = {}): 
       token_url: `${issuer}${routes.token}`
     }
     : { config_url: `${issuer}/.well-known/openid-configuration` }
-  if (options.claimMappings !== undefined) config["claim_mappings"] = JSON.stringify(options.claimMappings)
 
   /** Follow `url` through the provider (login, consent) until it redirects elsewhere. */
   const authorize = async (url: string): Promise<URL> => {
@@ -522,6 +527,7 @@ export const startOpenIdProvider = async (options: OpenIdProviderOptions = {}): 
       if (json.access_token === undefined) throw new Error(`no access token from the OpenID Provider: ${JSON.stringify(json)}`)
       return json as { access_token: string; refresh_token?: string; expires_in: number }
     },
+    revokeAllGrants: revokeAll,
     revoke: async (token, client = "public") => {
       const form = new URLSearchParams({ token })
       const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" }
