@@ -225,9 +225,8 @@ export const ReservedAuthorizeParams: ReadonlyArray<string> = [
 ]
 
 /**
- * `provider: oidc` (and the verifier mode's IdP): any OpenID Provider found through its discovery
- * document. `config_url` is required (the loader says so); `client_id` and `client_secret` too,
- * except in verifier mode where they only serve token introspection.
+ * `provider: oidc`: any OpenID Provider found through its discovery document. `config_url`,
+ * `client_id` and `client_secret` are required (the loader says so).
  */
 export const OidcConfig = Schema.Struct({
   /** The discovery document, e.g. `https://idp.example.com/.well-known/openid-configuration`. */
@@ -235,7 +234,7 @@ export const OidcConfig = Schema.Struct({
   ...credentialFields,
   scope: withDefault(Schema.String, OidcDefaults.scope),
   callback_path: withDefault(CallbackPath, OidcDefaults.callback_path),
-  /** Sent as `audience` at the IdP's authorize and token endpoints; in verifier mode, an accepted `aud`. */
+  /** Sent as `audience` at the IdP's authorize and token endpoints. */
   audience: Schema.optionalWith(NonEmpty, { exact: true, nullable: true }),
   /** More query parameters of the authorization request (e.g. `prompt: consent`, `hd: example.com`). */
   extra_authorize_params: withDefault(Schema.Record({ key: NonEmpty, value: Schema.String }), {}),
@@ -266,7 +265,10 @@ export const KeycloakConfig = Schema.Struct({
 })
 export type KeycloakConfig = typeof KeycloakConfig.Type
 
-/** `auth.mode`: `issuer` (our own authorization server, the default) or `verifier` (a protected resource only). */
+/**
+ * `auth.mode`: `issuer` (our own authorization server, the default). MXCP's `verifier` decodes so
+ * that the loader can refuse it by name (not supported yet).
+ */
 export const AuthMode = Schema.Literal("issuer", "verifier")
 export type AuthMode = typeof AuthMode.Type
 
@@ -376,10 +378,7 @@ export type RateLimitsConfig = typeof RateLimitsConfig.Type
 /** A profile's `auth` section. */
 export const AuthConfig = Schema.Struct({
   provider: withDefault(ProviderName, "none" as const),
-  /**
-   * `verifier`: the server only checks the IdP's access tokens at /mcp (with `provider: oidc`);
-   * no /authorize, /token, /register, /revoke.
-   */
+  /** `issuer` only; `verifier` is refused by the loader (not supported yet). */
   mode: withDefault(AuthMode, "issuer" as const),
   clients: withDefault(Schema.Array(ClientConfig), []),
   github: Schema.optionalWith(GitHubConfig, { exact: true, nullable: true }),

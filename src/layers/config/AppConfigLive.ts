@@ -111,13 +111,13 @@ const resolvePath = (p: string, base: string, homeDir: string): string =>
 const isBlank = (v: string | Redacted.Redacted<string> | undefined): boolean =>
   v === undefined || (typeof v === "string" ? v : Redacted.value(v)) === ""
 
-/** The keys the selected provider's block must set; verifier mode needs only the discovery URL. */
+/** The keys the selected provider's block must set. */
 const requiredKeys = (auth: AuthConfig): ReadonlyArray<string> => {
   switch (auth.provider) {
     case "none":
       return []
     case "oidc":
-      return auth.mode === "verifier" ? ["config_url"] : ["config_url", "client_id", "client_secret"]
+      return ["config_url", "client_id", "client_secret"]
     case "keycloak":
       return ["client_id", "client_secret", "realm", "server_url"]
     default:
@@ -127,17 +127,19 @@ const requiredKeys = (auth: AuthConfig): ReadonlyArray<string> => {
 
 /**
  * `<Provider> OAuth configuration is incomplete` when the selected provider's block lacks a
- * required key; verifier mode only with `provider: oidc`; `extra_authorize_params` that would
+ * required key; verifier mode (not supported yet); `extra_authorize_params` that would
  * override the flow's own parameters.
  */
 const checkProvider = (file: string, authKey: string, auth: AuthConfig): Effect.Effect<void, ConfigError> => {
-  if (auth.mode === "verifier" && auth.provider !== "oidc") {
+  if (auth.mode === "verifier") {
+    // MXCP's verifier mode (a protected resource only, accepting the IdP's own access tokens) is
+    // not built yet: starting as an authorization server instead would be a silent surprise.
     return Effect.fail(
       new ConfigError({
         file,
         key: `${authKey}.mode`,
-        message: `verifier mode works with an OpenID Provider only, not provider: ${auth.provider}`,
-        fix: `set ${authKey}.provider to oidc and add an oidc block with config_url, or remove mode: verifier`
+        message: "verifier mode is not supported by mxcp-ts yet (the server can only be its own authorization server)",
+        fix: `remove ${authKey}.mode (or set it to issuer) to log users in through the ${authKey}.provider block`
       })
     )
   }
@@ -171,16 +173,6 @@ const checkProvider = (file: string, authKey: string, auth: AuthConfig): Effect.
     }
   }
   return Effect.void
-}
-
-/** Keys that do nothing in verifier mode (there are no clients, logins or stored tokens). */
-const verifierModeWarnings = (file: string, authKey: string, auth: AuthConfig): ReadonlyArray<string> => {
-  if (auth.mode !== "verifier") return []
-  const unused = [
-    ...(auth.clients.length > 0 ? ["clients"] : []),
-    ...(auth.persistence !== undefined ? ["persistence"] : [])
-  ]
-  return unused.map((key) => `${file}: ${authKey}.${key}: not used in verifier mode (the identity provider issues the tokens); ignored`)
 }
 
 /** Builds the service from parsed config trees: strips ignored keys, interpolates, decodes, selects. */
@@ -229,7 +221,6 @@ export const makeAppConfig = Effect.fn("AppConfig.make")(function*(values: AppCo
   const authKey = `projects.${site.project}.profiles.${profile}.auth`
   const decodedAuth = configured?.auth ?? defaultAuthConfig
   yield* checkProvider(userLabel, authKey, decodedAuth)
-  warnings.push(...verifierModeWarnings(userLabel, authKey, decodedAuth))
   const auth: AuthConfig = decodedAuth.persistence === undefined
     ? decodedAuth
     : {

@@ -378,6 +378,7 @@ export const startOpenIdProvider = async (options: OpenIdProviderOptions = {}): 
       const query = new URL(req.url ?? "/", baseUrl).searchParams
       requests.push({ method: req.method ?? "GET", path, endpoint, query, basicAuth: (req.headers["authorization"] ?? "").startsWith("Basic ") })
       if (endpoint !== "other") calls[endpoint] += 1
+      if (path !== prefix && !path.startsWith(`${prefix}/`)) return send(res, 404, "text/html", "<html><body>Not Found</body></html>")
       if (path.startsWith(`${prefix}/interaction/`)) return interaction(req, res)
       const failure = endpoint === "other" ? undefined : takeFailure(endpoint)
       switch (failure?.kind) {

@@ -58,8 +58,10 @@ export interface DiscoverySpec {
     readonly authorizationEndpoint?: string | undefined
     readonly tokenEndpoint?: string | undefined
   }
-  /** `login`: the authorization and token endpoints are required too (issuer mode). */
+  /** `login`: the authorization and token endpoints are required too. */
   readonly purpose: "login" | "verify"
+  /** Log a failed first fetch and retry it in the background (default); false: one look (`validate`). */
+  readonly background?: boolean
 }
 
 export interface OidcDiscovery {
@@ -67,6 +69,8 @@ export interface OidcDiscovery {
   readonly endpoints: Effect.Effect<OidcEndpoints, ProviderError>
   /** The document if it has been fetched (for code that cannot wait, e.g. building a URL). */
   readonly cached: () => OidcEndpoints | undefined
+  /** Why the fetch at startup failed, if it did. */
+  readonly startupError: ProviderError | undefined
 }
 
 const trimSlash = (s: string): string => s.replace(/\/+$/, "")
@@ -158,7 +162,7 @@ export const makeOidcDiscovery = (
     )
 
     const first = yield* Effect.either(endpoints)
-    if (first._tag === "Left") {
+    if (first._tag === "Left" && spec.background !== false) {
       yield* Effect.logError(
         `${first.left.message}; logins and token checks fail until the discovery document can be read (retrying in the background)`
       )
@@ -169,5 +173,5 @@ export const makeOidcDiscovery = (
         Effect.forkScoped
       )
     }
-    return { endpoints, cached: () => current }
+    return { endpoints, cached: () => current, startupError: first._tag === "Left" ? first.left : undefined }
   })

@@ -124,26 +124,50 @@ const tokenEndpoint: TokenEndpoint<TokenAnswer, typeof TokenAnswer.Encoded> = {
 const HANDOFF_MS = 120_000
 const HANDOFF_MAX = 1000
 
+/** The provider's HTTP side: its credentials, timeout and the names of its calls. */
+const providerHttpOf = (spec: OidcProviderSpec) =>
+  makeProviderHttp(
+    spec.kind,
+    {
+      client_id: spec.clientId,
+      client_secret: spec.clientSecret,
+      // The endpoints are the discovery document's; every token call names its URL.
+      auth_url: spec.authorizationEndpoint ?? spec.configUrl,
+      token_url: spec.tokenEndpoint ?? spec.configUrl,
+      scope: spec.scope,
+      callback_path: spec.callbackPath,
+      timeout: spec.timeout
+    },
+    callName,
+    { name: spec.name, display: spec.display }
+  )
+
+/**
+ * One look at `spec`'s discovery document, checked as a login would check it (no background
+ * retry): what `validate` reports.
+ */
+export const discoverOnce = (spec: OidcProviderSpec): Effect.Effect<OidcEndpoints, ProviderError, HttpClient.HttpClient> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const http = yield* providerHttpOf(spec)
+      const discovery = yield* makeOidcDiscovery(http, {
+        configUrl: spec.configUrl,
+        expectedIssuer: spec.expectedIssuer,
+        overrides: { authorizationEndpoint: spec.authorizationEndpoint, tokenEndpoint: spec.tokenEndpoint },
+        purpose: "login",
+        background: false
+      })
+      if (discovery.startupError !== undefined) return yield* Effect.fail(discovery.startupError)
+      return yield* discovery.endpoints
+    })
+  )
+
 /** The OIDC `IdentityProvider` of `spec` on whatever `HttpClient` the environment provides. */
 export const makeOidcProvider = (
   spec: OidcProviderSpec
 ): Effect.Effect<IdentityProvider.Shape, never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function* () {
-    const http = yield* makeProviderHttp(
-      spec.kind,
-      {
-        client_id: spec.clientId,
-        client_secret: spec.clientSecret,
-        // The endpoints are the discovery document's; every token call names its URL.
-        auth_url: spec.authorizationEndpoint ?? spec.configUrl,
-        token_url: spec.tokenEndpoint ?? spec.configUrl,
-        scope: spec.scope,
-        callback_path: spec.callbackPath,
-        timeout: spec.timeout
-      },
-      callName,
-      { name: spec.name, display: spec.display }
-    )
+    const http = yield* providerHttpOf(spec)
     const discovery = yield* makeOidcDiscovery(http, {
       configUrl: spec.configUrl,
       expectedIssuer: spec.expectedIssuer,
