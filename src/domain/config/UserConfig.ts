@@ -1,3 +1,8 @@
+/**
+ * One concept: the schema of the user config file (`~/.mxcp/config.yml`), key by key, with its
+ * documented defaults: transport, projects and profiles, and each profile's `auth` with one block
+ * per provider (GitHub, Atlassian, Salesforce, OIDC, Google, Keycloak) and their `claim_mappings`.
+ */
 import { Schema } from "effect"
 import {
   ConfigVersion,
