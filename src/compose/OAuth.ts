@@ -22,6 +22,9 @@ import { OAuthDatabaseSqlite } from "../layers/oauth/store/OAuthDatabase.js"
 import { AtlassianProvider } from "../layers/oauth/providers/AtlassianProvider.js"
 import { GitHubProvider } from "../layers/oauth/providers/GitHubProvider.js"
 import { SalesforceProvider } from "../layers/oauth/providers/SalesforceProvider.js"
+import { GoogleProvider } from "../layers/oauth/providers/GoogleProvider.js"
+import { KeycloakProvider } from "../layers/oauth/providers/KeycloakProvider.js"
+import { OidcProvider, oidcSpec } from "../layers/oauth/providers/OidcProvider.js"
 import { TokenGeneratorCrypto } from "../layers/oauth/TokenGeneratorCrypto.js"
 import { TokenStoreMemory } from "../layers/oauth/store/TokenStoreMemory.js"
 import { TokenStoreSqlite } from "../layers/oauth/store/TokenStoreSqlite.js"
@@ -67,6 +70,15 @@ export const IdentityProviderFromConfig = Layer.unwrapEffect(
         break
       case "salesforce":
         if (auth.salesforce !== undefined) return SalesforceProvider(auth.salesforce).pipe(http)
+        break
+      case "oidc":
+        if (auth.oidc !== undefined) return OidcProvider(oidcSpec(auth.oidc)).pipe(http)
+        break
+      case "google":
+        if (auth.google !== undefined) return GoogleProvider(auth.google).pipe(http)
+        break
+      case "keycloak":
+        if (auth.keycloak !== undefined) return KeycloakProvider(auth.keycloak).pipe(http)
         break
     }
     return yield* Effect.fail(

@@ -492,7 +492,6 @@ projects:
         telemetry: {enabled: false}
         auth:
           provider: none
-          keycloak: {realm: r}
 logging:
   enabled: true
   level: INFO
@@ -513,7 +512,6 @@ logging:
         [userFile, "models"],
         [userFile, "projects.demo.profiles.default.secrets"],
         [userFile, "projects.demo.profiles.default.telemetry"],
-        [userFile, "projects.demo.profiles.default.auth.keycloak"],
         [userFile, "logging.enabled"]
       ]
       expect(config.warnings).toHaveLength(expected.length)

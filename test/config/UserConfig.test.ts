@@ -80,6 +80,7 @@ describe("UserConfig defaults", () => {
       const auth = yield* decodeConfig(AuthConfig, file, {})
       expect(auth).toEqual({
         provider: "none",
+        mode: "issuer",
         clients: [],
         access_token_ttl: 3600,
         refresh_token_ttl: 2592000,
@@ -112,7 +113,8 @@ describe("UserConfig defaults", () => {
         auth_url: "https://github.com/login/oauth/authorize",
         token_url: "https://github.com/login/oauth/access_token",
         api_url: "https://api.github.com",
-        timeout: 10
+        timeout: 10,
+        claim_mappings: {}
       })
       const at = yield* decodeConfig(AtlassianConfig, file, {})
       expect(at).toEqual({
@@ -121,7 +123,8 @@ describe("UserConfig defaults", () => {
         auth_url: "https://auth.atlassian.com/authorize",
         token_url: "https://auth.atlassian.com/oauth/token",
         api_url: "https://api.atlassian.com",
-        timeout: 10
+        timeout: 10,
+        claim_mappings: {}
       })
       const sf = yield* decodeConfig(SalesforceConfig, file, {})
       expect(sf).toEqual({
@@ -129,7 +132,8 @@ describe("UserConfig defaults", () => {
         callback_path: "/salesforce/callback",
         auth_url: "https://login.salesforce.com/services/oauth2/authorize",
         token_url: "https://login.salesforce.com/services/oauth2/token",
-        timeout: 10
+        timeout: 10,
+        claim_mappings: {}
       })
     }))
 
@@ -232,8 +236,11 @@ describe("UserConfig errors", () => {
 
   it.effect("an unknown provider and a bad grant type are errors", () =>
     Effect.gen(function*() {
-      const e = yield* Effect.flip(decodeConfig(AuthConfig, file, { provider: "keycloak" }))
-      expect(e).toMatchObject({ key: "provider", fix: 'expected one of "none", "github", "atlassian", "salesforce"' })
+      const e = yield* Effect.flip(decodeConfig(AuthConfig, file, { provider: "okta" }))
+      expect(e).toMatchObject({
+        key: "provider",
+        fix: 'expected one of "none", "github", "atlassian", "salesforce", "oidc", "google", "keycloak"'
+      })
       const e2 = yield* Effect.flip(
         decodeConfig(AuthConfig, file, { clients: [{ client_id: "a", name: "b", grant_types: ["implicit"] }] })
       )

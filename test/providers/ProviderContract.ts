@@ -61,7 +61,7 @@ export const captureLogs = () => {
     const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
     lines.push(`${logLevel.label} ${text} ${JSON.stringify(Object.fromEntries(annotations))}`)
   })
-  const run = <A, E>(effect: Effect.Effect<A, E>) =>
+  const run = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     effect.pipe(Logger.withMinimumLogLevel(LogLevel.Debug), Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
   return { lines, run }
 }

@@ -9,7 +9,7 @@ import { copyExample } from "./Project.js"
 
 export interface InProcessOptions {
   /** The upstream provider `fake` stands for. Default `github`. */
-  readonly provider?: FakeProviderName
+  readonly provider?: FakeProviderName | "oidc" | "google" | "keycloak"
   /** Extra keys merged into the `auth:` block. */
   readonly auth?: Record<string, unknown>
   /** Extra keys merged into `transport.http`. */

@@ -256,7 +256,7 @@ export class Browser {
         continue
       }
       const location = res.headers.get("location")
-      if (res.status !== 302 || location === null) {
+      if ((res.status !== 302 && res.status !== 303) || location === null) {
         throw new Error(`unexpected ${res.status} at ${current}: ${await res.text()}`)
       }
       const next = new URL(location, current).toString()

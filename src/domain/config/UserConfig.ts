@@ -1,3 +1,8 @@
+/**
+ * One concept: the schema of the user config file (`~/.mxcp/config.yml`), key by key, with its
+ * documented defaults: transport, projects and profiles, and each profile's `auth` with one block
+ * per provider (GitHub, Atlassian, Salesforce, OIDC, Google, Keycloak) and their `claim_mappings`.
+ */
 import { Schema } from "effect"
 import { CimdConfig } from "./CimdConfig.js"
 import {
@@ -42,6 +47,23 @@ export const BaseUrl = Schema.String.pipe(
   }, { description: "an http(s) origin such as https://mcp.example.com (no path, query or fragment)" })
 )
 
+/** Host names that may use plain `http` for an identity provider (local IdPs and tests). */
+export const isLoopbackHost = (hostname: string): boolean =>
+  hostname === "localhost" || hostname === "[::1]" || hostname === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+
+/** An `https:` URL, or `http:` on a loopback host; the rule for identity provider URLs. */
+export const isSecureUrl = (s: string): boolean => {
+  if (!isHttpUrl(s)) return false
+  const url = new URL(s)
+  return url.username === "" && url.password === "" && url.hash === "" &&
+    (url.protocol === "https:" || isLoopbackHost(url.hostname))
+}
+
+/** An identity provider URL: https, or http on a loopback host (127.0.0.1, ::1, localhost). */
+export const SecureUrl = Schema.String.pipe(
+  Schema.filter(isSecureUrl, { description: "an https URL (http only on loopback hosts: 127.0.0.1, ::1, localhost)" })
+)
+
 /** A URL path such as `/github/callback`. */
 export const CallbackPath = Schema.String.pipe(
   Schema.filter((s) => s.startsWith("/") && !s.includes("?") && !s.includes("#"), {
@@ -77,7 +99,7 @@ const PositiveInt = WholeNumber.pipe(Schema.greaterThan(0, { description: "a pos
 // Upstream OAuth providers
 // ---------------------------------------------------------------------------
 
-export const ProviderName = Schema.Literal("none", "github", "atlassian", "salesforce")
+export const ProviderName = Schema.Literal("none", "github", "atlassian", "salesforce", "oidc", "google", "keycloak")
 export type ProviderName = typeof ProviderName.Type
 
 /** The documented defaults of each provider block. */
@@ -104,11 +126,50 @@ export const SalesforceDefaults = {
   token_url: "https://login.salesforce.com/services/oauth2/token"
 } as const
 
+/** The documented defaults of the OpenID Connect blocks (MXCP's). */
+export const OidcDefaults = {
+  scope: "openid profile email",
+  callback_path: "/oidc/callback",
+  provider_name: "oidc"
+} as const
+
+export const GoogleDefaults = {
+  scope: "openid profile email",
+  callback_path: "/google/callback",
+  auth_url: "https://accounts.google.com/o/oauth2/v2/auth",
+  token_url: "https://oauth2.googleapis.com/token",
+  /** Not an MXCP key: where the Google preset reads its key set, userinfo endpoint and issuer. */
+  config_url: "https://accounts.google.com/.well-known/openid-configuration"
+} as const
+
+export const KeycloakDefaults = {
+  scope: "openid profile email",
+  callback_path: "/keycloak/callback"
+} as const
+
 /** Default upstream HTTP timeout, in seconds. */
 export const DefaultProviderTimeout = 10
 
 const withDefault = <A, I, R>(schema: Schema.Schema<A, I, R>, value: A) =>
   Schema.optionalWith(schema, { default: () => value, nullable: true })
+
+/**
+ * `claim_mappings`: claim path → claim value → capabilities (`domain/oauth/Capabilities.ts`), on
+ * every provider block; default none.
+ */
+export const ClaimMappingsConfig = Schema.Record({
+  key: NonEmpty,
+  value: Schema.Record({ key: Schema.String, value: Schema.Array(NonEmpty) })
+}).annotations({ description: "a map of claim path → claim value → list of capabilities" })
+export type ClaimMappingsConfig = typeof ClaimMappingsConfig.Type
+
+const claimMappingsField = withDefault(ClaimMappingsConfig, {})
+
+/** Optional credentials: the loader requires them for the selected provider. */
+const credentialFields = {
+  client_id: Schema.optionalWith(Schema.String, { exact: true, nullable: true }),
+  client_secret: Schema.optionalWith(Secret, { exact: true, nullable: true })
+}
 
 /**
  * Fields common to every provider block. `client_id` and `client_secret` are optional here;
@@ -120,14 +181,14 @@ const providerFields = (d: {
   readonly auth_url: string
   readonly token_url: string
 }) => ({
-  client_id: Schema.optionalWith(Schema.String, { exact: true, nullable: true }),
-  client_secret: Schema.optionalWith(Secret, { exact: true, nullable: true }),
+  ...credentialFields,
   scope: withDefault(Schema.String, d.scope),
   callback_path: withDefault(CallbackPath, d.callback_path),
   auth_url: withDefault(HttpUrl, d.auth_url),
   token_url: withDefault(HttpUrl, d.token_url),
   /** Upstream HTTP timeout in seconds. */
-  timeout: withDefault(Seconds, DefaultProviderTimeout)
+  timeout: withDefault(Seconds, DefaultProviderTimeout),
+  claim_mappings: claimMappingsField
 })
 
 export const GitHubConfig = Schema.Struct({
@@ -146,6 +207,76 @@ export type AtlassianConfig = typeof AtlassianConfig.Type
 
 export const SalesforceConfig = Schema.Struct(providerFields(SalesforceDefaults))
 export type SalesforceConfig = typeof SalesforceConfig.Type
+
+/** `provider_name`: what `get_user_provider()` returns and logs show for an OIDC provider. */
+export const OidcProviderName = Schema.String.pipe(
+  Schema.filter((s) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(s), {
+    description: "a short name of letters, digits, '.', '_' or '-' (e.g. okta)"
+  })
+)
+
+/**
+ * Parameters of our own authorization request to the IdP; `extra_authorize_params` may not set
+ * them (a `response_type` or `redirect_uri` of the operator's would break the flow's checks).
+ */
+export const ReservedAuthorizeParams: ReadonlyArray<string> = [
+  "client_id",
+  "redirect_uri",
+  "response_type",
+  "scope",
+  "state",
+  "nonce",
+  "code_challenge",
+  "code_challenge_method"
+]
+
+/**
+ * `provider: oidc`: any OpenID Provider found through its discovery document. `config_url`,
+ * `client_id` and `client_secret` are required (the loader says so).
+ */
+export const OidcConfig = Schema.Struct({
+  /** The discovery document, e.g. `https://idp.example.com/.well-known/openid-configuration`. */
+  config_url: Schema.optionalWith(SecureUrl, { exact: true, nullable: true }),
+  ...credentialFields,
+  scope: withDefault(Schema.String, OidcDefaults.scope),
+  callback_path: withDefault(CallbackPath, OidcDefaults.callback_path),
+  /** Sent as `audience` at the IdP's authorize and token endpoints. */
+  audience: Schema.optionalWith(NonEmpty, { exact: true, nullable: true }),
+  /** More query parameters of the authorization request (e.g. `prompt: consent`, `hd: example.com`). */
+  extra_authorize_params: withDefault(Schema.Record({ key: NonEmpty, value: Schema.String }), {}),
+  provider_name: withDefault(OidcProviderName, OidcDefaults.provider_name),
+  timeout: withDefault(Seconds, DefaultProviderTimeout),
+  claim_mappings: claimMappingsField
+})
+export type OidcConfig = typeof OidcConfig.Type
+
+/** `provider: google`: a preset over OIDC (Google's discovery document, these endpoints). */
+export const GoogleConfig = Schema.Struct({
+  ...providerFields(GoogleDefaults),
+  /** Not an MXCP key: the discovery document the preset reads (tests point it at a local IdP). */
+  config_url: withDefault(SecureUrl, GoogleDefaults.config_url)
+})
+export type GoogleConfig = typeof GoogleConfig.Type
+
+/** `provider: keycloak`: a preset over OIDC at `{server_url}/realms/{realm}`; both required. */
+export const KeycloakConfig = Schema.Struct({
+  ...credentialFields,
+  realm: Schema.optionalWith(NonEmpty, { exact: true, nullable: true }),
+  /** The Keycloak server, e.g. `https://keycloak.example.com` (with `/auth` for Keycloak 16 and older). */
+  server_url: Schema.optionalWith(SecureUrl, { exact: true, nullable: true }),
+  scope: withDefault(Schema.String, KeycloakDefaults.scope),
+  callback_path: withDefault(CallbackPath, KeycloakDefaults.callback_path),
+  timeout: withDefault(Seconds, DefaultProviderTimeout),
+  claim_mappings: claimMappingsField
+})
+export type KeycloakConfig = typeof KeycloakConfig.Type
+
+/**
+ * `auth.mode`: `issuer` (our own authorization server, the default). MXCP's `verifier` decodes so
+ * that the loader can refuse it by name (not supported yet).
+ */
+export const AuthMode = Schema.Literal("issuer", "verifier")
+export type AuthMode = typeof AuthMode.Type
 
 // ---------------------------------------------------------------------------
 // auth
@@ -255,10 +386,15 @@ export type RateLimitsConfig = typeof RateLimitsConfig.Type
 /** A profile's `auth` section. */
 export const AuthConfig = Schema.Struct({
   provider: withDefault(ProviderName, "none" as const),
+  /** `issuer` only; `verifier` is refused by the loader (not supported yet). */
+  mode: withDefault(AuthMode, "issuer" as const),
   clients: withDefault(Schema.Array(ClientConfig), []),
   github: Schema.optionalWith(GitHubConfig, { exact: true, nullable: true }),
   atlassian: Schema.optionalWith(AtlassianConfig, { exact: true, nullable: true }),
   salesforce: Schema.optionalWith(SalesforceConfig, { exact: true, nullable: true }),
+  oidc: Schema.optionalWith(OidcConfig, { exact: true, nullable: true }),
+  google: Schema.optionalWith(GoogleConfig, { exact: true, nullable: true }),
+  keycloak: Schema.optionalWith(KeycloakConfig, { exact: true, nullable: true }),
   /** Seconds. */
   access_token_ttl: withDefault(PositiveInt, DefaultAccessTokenTtl),
   /** Seconds. */
@@ -419,7 +555,6 @@ export type UserConfig = typeof UserConfig.Type
 export const UserIgnoredKeys: ReadonlyArray<IgnoredKeys> = [
   { at: [], keys: NotImplementedTopLevelKeys },
   { at: ["projects", "*", "profiles", "*"], keys: NotImplementedTopLevelKeys },
-  { at: ["projects", "*", "profiles", "*", "auth"], keys: ["keycloak", "google"] },
   { at: ["logging"], keys: ["enabled", "path", "max_bytes", "backup_count"] }
 ]
 
@@ -427,5 +562,8 @@ export const UserIgnoredKeys: ReadonlyArray<IgnoredKeys> = [
 export const ProviderDisplayName: Record<Exclude<ProviderName, "none">, string> = {
   github: "GitHub",
   atlassian: "Atlassian",
-  salesforce: "Salesforce"
+  salesforce: "Salesforce",
+  oidc: "OIDC",
+  google: "Google",
+  keycloak: "Keycloak"
 }

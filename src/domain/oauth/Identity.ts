@@ -1,17 +1,23 @@
 import type { Redacted } from "effect"
 
-/** Upstream identity providers this server can log users in through. */
-export type UpstreamProviderName = "github" | "atlassian" | "salesforce" | "test"
+/**
+ * The name an upstream identity provider goes by in `get_user_provider()`, logs and principals:
+ * `github`, `atlassian`, `salesforce`, `google`, `keycloak`, an OIDC provider's `provider_name`
+ * (default `oidc`), or `test`.
+ */
+export type UpstreamProviderName = string
 
 /** The user as the upstream provider describes them, normalised. */
 export interface UserProfile {
   readonly provider: UpstreamProviderName
-  /** The provider's stable user id (GitHub `id`, Atlassian `account_id`, Salesforce `user_id`). */
+  /** The provider's stable user id (GitHub `id`, Atlassian `account_id`, Salesforce `user_id`, OIDC `sub`). */
   readonly id: string
   readonly username: string
   readonly email: string
   readonly name: string
   readonly avatarUrl?: string | undefined
+  /** What the provider block's `claim_mappings` gave for this user at login (`domain/oauth/Capabilities.ts`). */
+  readonly capabilities?: ReadonlyArray<string> | undefined
 }
 
 /** Tokens the upstream provider issued for the user. They never leave this server. */
@@ -40,7 +46,13 @@ export interface CurrentUser {
   readonly name: string
   /**
    * The upstream provider's access token (refreshed first when it had expired): what
-   * `get_user_external_token()` returns. Never logged, never sent to the MCP client.
+   * `get_user_external_token()` returns. In verifier mode, the bearer token itself. Never logged,
+   * never sent to the MCP client.
    */
   readonly externalToken: string
+  /**
+   * The user's capabilities from the provider block's `claim_mappings` (what
+   * `get_user_capabilities()` returns); absent or empty: none.
+   */
+  readonly capabilities?: ReadonlyArray<string> | undefined
 }

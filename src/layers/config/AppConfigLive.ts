@@ -12,6 +12,7 @@ import {
   AuthConfig as AuthConfigSchema,
   defaultAuthConfig,
   ProviderDisplayName,
+  ReservedAuthorizeParams,
   UserConfig,
   UserIgnoredKeys
 } from "../../domain/config/UserConfig.js"
@@ -107,26 +108,71 @@ const expandHome = (p: string, homeDir: string): string =>
 const resolvePath = (p: string, base: string, homeDir: string): string =>
   nodePath.resolve(base, expandHome(p, homeDir))
 
-/** `<Provider> OAuth configuration is incomplete` when the selected provider lacks credentials. */
+const isBlank = (v: string | Redacted.Redacted<string> | undefined): boolean =>
+  v === undefined || (typeof v === "string" ? v : Redacted.value(v)) === ""
+
+/** The keys the selected provider's block must set. */
+const requiredKeys = (auth: AuthConfig): ReadonlyArray<string> => {
+  switch (auth.provider) {
+    case "none":
+      return []
+    case "oidc":
+      return ["config_url", "client_id", "client_secret"]
+    case "keycloak":
+      return ["client_id", "client_secret", "realm", "server_url"]
+    default:
+      return ["client_id", "client_secret"]
+  }
+}
+
+/**
+ * `<Provider> OAuth configuration is incomplete` when the selected provider's block lacks a
+ * required key; verifier mode (not supported yet); `extra_authorize_params` that would
+ * override the flow's own parameters.
+ */
 const checkProvider = (file: string, authKey: string, auth: AuthConfig): Effect.Effect<void, ConfigError> => {
+  if (auth.mode === "verifier") {
+    // MXCP's verifier mode (a protected resource only, accepting the IdP's own access tokens) is
+    // not built yet: starting as an authorization server instead would be a silent surprise.
+    return Effect.fail(
+      new ConfigError({
+        file,
+        key: `${authKey}.mode`,
+        message: "verifier mode is not supported by mxcp-ts yet (the server can only be its own authorization server)",
+        fix: `remove ${authKey}.mode (or set it to issuer) to log users in through the ${authKey}.provider block`
+      })
+    )
+  }
   if (auth.provider === "none") return Effect.void
-  const block = auth[auth.provider]
-  const missing = [
-    ...(block?.client_id === undefined || block.client_id === "" ? ["client_id"] : []),
-    ...(block?.client_secret === undefined || Redacted.value(block.client_secret) === "" ? ["client_secret"] : [])
-  ]
-  if (missing.length === 0) return Effect.void
+  const block = auth[auth.provider] as Readonly<Record<string, unknown>> | undefined
+  const missing = requiredKeys(auth).filter((key) => isBlank(block?.[key] as string | Redacted.Redacted<string> | undefined))
   const blockKey = `${authKey}.${auth.provider}`
-  return Effect.fail(
-    new ConfigError({
-      file,
-      key: missing.length === 1 ? `${blockKey}.${missing[0]}` : blockKey,
-      message: `${ProviderDisplayName[auth.provider]} OAuth configuration is incomplete`,
-      fix: block === undefined
-        ? `add ${blockKey} with client_id and client_secret`
-        : `set ${missing.join(" and ")} in ${blockKey}`
-    })
-  )
+  if (missing.length > 0) {
+    return Effect.fail(
+      new ConfigError({
+        file,
+        key: missing.length === 1 ? `${blockKey}.${missing[0]}` : blockKey,
+        message: `${ProviderDisplayName[auth.provider]} OAuth configuration is incomplete`,
+        fix: block === undefined
+          ? `add ${blockKey} with ${requiredKeys(auth).join(", ").replace(/, ([^,]*)$/, " and $1")}`
+          : `set ${missing.join(" and ")} in ${blockKey}`
+      })
+    )
+  }
+  if (auth.provider === "oidc" && auth.oidc !== undefined) {
+    const reserved = Object.keys(auth.oidc.extra_authorize_params).filter((k) => ReservedAuthorizeParams.includes(k))
+    if (reserved.length > 0) {
+      return Effect.fail(
+        new ConfigError({
+          file,
+          key: `${blockKey}.extra_authorize_params.${reserved[0]}`,
+          message: `${reserved.join(", ")} is set by the server itself and cannot be overridden`,
+          fix: `remove ${reserved.join(" and ")} from ${blockKey}.extra_authorize_params (use ${blockKey}.scope for the scope)`
+        })
+      )
+    }
+  }
+  return Effect.void
 }
 
 /** Builds the service from parsed config trees: strips ignored keys, interpolates, decodes, selects. */

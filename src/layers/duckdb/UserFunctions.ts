@@ -1,6 +1,7 @@
 /**
- * The four user functions of interface.md section 6 (`get_username()` ...), and the check that
- * nothing in the catalog shadows them.
+ * The user functions of interface.md section 6 (`get_username()` ...; VARCHAR) and
+ * `get_user_capabilities()` (VARCHAR[]: the user's capabilities from `claim_mappings`), and the
+ * check that nothing in the catalog shadows them.
  *
  * They are real scalar UDFs registered once for the database. Their bind callback reads
  * `clientContext.connectionId` and looks the connection's current user up in a map that the
@@ -20,7 +21,7 @@
  * (`PROBE_SQL`, well under a millisecond): anything but the sentinel back means something else
  * answered, and only then is the catalog scanned to name it.
  */
-import { DuckDBScalarFunction, VARCHAR } from "@duckdb/node-api"
+import { DuckDBScalarFunction, LIST, listValue, VARCHAR } from "@duckdb/node-api"
 import type { DuckDBConnection } from "@duckdb/node-api"
 import type { CurrentUser } from "../../domain/oauth/Identity.js"
 import type { QueryOptions, Row } from "../../services/duckdb/DuckDbSession.js"
@@ -31,14 +32,19 @@ export interface ActiveUser {
   readonly get_user_email: string
   readonly get_user_provider: string
   readonly get_user_external_token: string
+  readonly get_user_capabilities: ReadonlyArray<string>
 }
 
 export const userFunctionNames = [
   "get_username",
   "get_user_email",
   "get_user_provider",
-  "get_user_external_token"
+  "get_user_external_token",
+  "get_user_capabilities"
 ] as const satisfies ReadonlyArray<keyof ActiveUser>
+
+/** The functions that return a list (VARCHAR[]); the others return VARCHAR. */
+const listFunctions: ReadonlySet<string> = new Set(["get_user_capabilities"])
 
 export const activeUser = (options: QueryOptions | undefined): ActiveUser | undefined => {
   const user: CurrentUser | undefined = options?.user
@@ -47,12 +53,13 @@ export const activeUser = (options: QueryOptions | undefined): ActiveUser | unde
     get_username: user.username,
     get_user_email: user.email,
     get_user_provider: user.provider,
-    get_user_external_token: options?.exposeExternalToken === false ? "" : user.externalToken
+    get_user_external_token: options?.exposeExternalToken === false ? "" : user.externalToken,
+    get_user_capabilities: user.capabilities ?? []
   }
 }
 
 /**
- * Registers the four user functions for the whole database (the registration outlives the
+ * Registers the user functions for the whole database (the registration outlives the
  * connection used for it). The bind callback runs once per statement on the connection that
  * binds it, so it can pick that connection's current user; `userBound` records that it did.
  */
@@ -62,28 +69,36 @@ export const registerUserFunctions = (
   userBound: Set<number>
 ): void => {
   for (const name of userFunctionNames) {
+    const isList = listFunctions.has(name)
     connection.registerScalarFunction(DuckDBScalarFunction.create({
       name,
-      returnType: VARCHAR,
+      returnType: isList ? LIST(VARCHAR) : VARCHAR,
       bindFunction: (bindInfo) => {
         const connectionId = bindInfo.clientContext.connectionId
         // The value is fixed here, at bind time: a statement that bound a user function must
         // never be reused for another query (see the statement cache in Statements.ts).
         userBound.add(connectionId)
         const user = users.get(connectionId)
-        bindInfo.setBindData({ value: user === undefined ? "" : user[name] })
+        bindInfo.setBindData({ value: user === undefined ? (isList ? [] : "") : user[name] })
       },
-      mainFunction: (info, input, output) => {
-        const data = info.bindData as { readonly value?: unknown } | undefined
-        const value = typeof data?.value === "string" ? data.value : ""
-        for (let i = 0; i < input.rowCount; i++) output.setItem(i, value)
-        output.flush()
-      }
+      mainFunction: isList
+        ? (info, input, output) => {
+          const data = info.bindData as { readonly value?: unknown } | undefined
+          const items = Array.isArray(data?.value) ? data.value.filter((v): v is string => typeof v === "string") : []
+          for (let i = 0; i < input.rowCount; i++) output.setItem(i, listValue(items))
+          output.flush()
+        }
+        : (info, input, output) => {
+          const data = info.bindData as { readonly value?: unknown } | undefined
+          const value = typeof data?.value === "string" ? data.value : ""
+          for (let i = 0; i < input.rowCount; i++) output.setItem(i, value)
+          output.flush()
+        }
     }))
   }
 }
 
-/** The four functions, as a fresh connection resolves them (see `probeUser`). */
+/** The user functions, as a fresh connection resolves them (see `probeUser`). */
 export const PROBE_SQL = `SELECT ${userFunctionNames.map((n, i) => `${n}() AS v${i}`).join(", ")}`
 
 /** A user no one can predict, for `PROBE_SQL`. */
@@ -91,12 +106,14 @@ export const probeUser = (random: string): ActiveUser => ({
   get_username: `probe-username-${random}`,
   get_user_email: `probe-email-${random}`,
   get_user_provider: `probe-provider-${random}`,
-  get_user_external_token: `probe-token-${random}`
+  get_user_external_token: `probe-token-${random}`,
+  get_user_capabilities: [`probe-capability-${random}`]
 })
 
 /** Whether `PROBE_SQL`'s row shows the user functions themselves answering. */
 export const probeAnswered = (rows: ReadonlyArray<Row>, user: ActiveUser): boolean =>
-  rows.length === 1 && userFunctionNames.every((name, i) => rows[0]?.[`v${i}`] === user[name])
+  rows.length === 1 &&
+  userFunctionNames.every((name, i) => JSON.stringify(rows[0]?.[`v${i}`]) === JSON.stringify(user[name]))
 
 /** Every non-internal function named like a user function, in any database and schema. */
 export const SHADOWING_SQL = `SELECT database_name, schema_name, function_name, function_type

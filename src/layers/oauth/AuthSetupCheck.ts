@@ -4,14 +4,35 @@
  * provider, the OAuth state files (read-only: nothing is created), and the production
  * recommendations that are easy to get wrong.
  */
-import { Effect } from "effect"
-import type { ConfigError } from "../../domain/config/ConfigError.js"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Effect, Either, Logger, LogLevel } from "effect"
+import { ConfigError } from "../../domain/config/ConfigError.js"
 import { ProviderDisplayName } from "../../domain/config/UserConfig.js"
 import { baseUrlFor } from "../../http/server/BaseUrl.js"
 import type { AppConfig } from "../../services/config/AppConfig.js"
 import { isLoopbackName } from "../../http/server/HostChecks.js"
 import { isInsecureBase } from "../server/HttpServeNode.js"
 import { inspectStateFiles } from "./store/StateFiles.js"
+import { googleSpec } from "./providers/GoogleProvider.js"
+import { keycloakSpec } from "./providers/KeycloakProvider.js"
+import { discoverOnce, oidcSpec, type OidcProviderSpec } from "./providers/OidcProvider.js"
+
+/** The OpenID Provider spec of the selected block, when it is one. */
+const openIdSpec = (auth: AppConfig.Shape["auth"]): OidcProviderSpec | undefined => {
+  switch (auth.provider) {
+    case "oidc":
+      return auth.oidc === undefined ? undefined : oidcSpec(auth.oidc)
+    case "google":
+      return auth.google === undefined ? undefined : googleSpec(auth.google)
+    case "keycloak":
+      return auth.keycloak === undefined ? undefined : keycloakSpec(auth.keycloak)
+    default:
+      return undefined
+  }
+}
+
+/** The key to fix when the discovery document of `provider`'s block cannot be used. */
+const discoveryKey = (provider: string): string => (provider === "keycloak" ? "server_url" : "config_url")
 
 export interface AuthSetupReport {
   /** Facts for the user (stdout): provider, callback URL, where OAuth state lives. */
@@ -70,6 +91,33 @@ export const checkAuthSetup = (config: AppConfig.Shape): Effect.Effect<AuthSetup
         if (isPlainRemote(uri)) {
           warnings.push(`${authKey}.clients: ${client.client_id}: redirect URI ${uri} is plain http to a remote host; use https`)
         }
+      }
+    }
+
+    const spec = openIdSpec(auth)
+    if (spec !== undefined) {
+      // One look at the discovery document, as the server's startup makes it (logs stay quiet).
+      const found = yield* Effect.either(discoverOnce(spec)).pipe(
+        Effect.provide(NodeHttpClient.layerUndici),
+        Logger.withMinimumLogLevel(LogLevel.None)
+      )
+      if (Either.isRight(found)) {
+        lines.push(`OpenID Provider: issuer ${found.right.issuer} (from ${spec.configUrl})`)
+        if (!found.right.pkceS256) {
+          warnings.push(`${display} does not list S256 in code_challenge_methods_supported: logins go without PKCE (the nonce still binds them)`)
+        }
+      } else {
+        const key = `${authKey}.${auth.provider}.${discoveryKey(auth.provider)}`
+        problems.push(
+          new ConfigError({
+            file: config.userFile ?? "user config",
+            key,
+            message: found.left.message,
+            fix: auth.provider === "keycloak"
+              ? `check ${authKey}.keycloak.server_url and realm (the document is ${spec.configUrl}) and that this host reaches it`
+              : `check ${key} (the provider's /.well-known/openid-configuration URL) and that this host reaches it`
+          })
+        )
       }
     }
 

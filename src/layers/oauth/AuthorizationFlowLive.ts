@@ -56,9 +56,28 @@ export const makeAuthorizationFlow = Effect.gen(function* () {
   const bindingFor = (ctx: FlowContext) =>
     ctx.bindingCookie !== undefined && isBase64Url32(ctx.bindingCookie) ? Effect.succeed(ctx.bindingCookie) : tokens.token
 
-  /** Send the browser to the provider: mint the single-use upstream state and PKCE verifier. */
+  const providerFailure = (e: ProviderError): OAuthError => {
+    const description = `The identity provider call failed (${e.operation})`
+    return e.kind === "unavailable" ? new TemporarilyUnavailable({ description }) : new ServerError({ description })
+  }
+
+  /**
+   * Send the browser to the provider: mint the single-use upstream state and PKCE verifier. A
+   * provider that is not ready (an OpenID Provider whose discovery document cannot be read) ends
+   * the request with an error redirect to the client, as a failed login does.
+   */
   const toUpstream = (rec: AuthRequestRecord, ctx: FlowContext, bindingCookie: string | undefined) =>
     Effect.gen(function* () {
+      if (provider.ready !== undefined) {
+        const ready = yield* Effect.either(provider.ready)
+        if (Either.isLeft(ready)) {
+          yield* Effect.logWarning(`Upstream login cannot start: ${ready.left.message}`).pipe(
+            Effect.annotateLogs({ provider: provider.name, operation: ready.left.operation, kind: ready.left.kind })
+          )
+          yield* store.deleteAuthRequest(rec.id)
+          return errorRedirect(rec.redirectUri, providerFailure(ready.left), rec.clientState, ctx.base)
+        }
+      }
       const upstreamState = yield* tokens.token
       const verifier = yield* tokens.token
       yield* store.updateAuthRequest({
@@ -176,11 +195,6 @@ export const makeAuthorizationFlow = Effect.gen(function* () {
     if (decision !== "approve") return direct(new InvalidRequest({ description: "decision must be approve or deny" }))
     return yield* toUpstream(rec, ctx, undefined)
   }, Effect.catchTag("StoreError", storeFailure))
-
-  const providerFailure = (e: ProviderError): OAuthError => {
-    const description = `The identity provider call failed (${e.operation})`
-    return e.kind === "unavailable" ? new TemporarilyUnavailable({ description }) : new ServerError({ description })
-  }
 
   const callback = Effect.fn("AuthorizationFlow.callback")(function* (query: CallbackQuery, ctx: FlowContext) {
     const { state, code, error } = query

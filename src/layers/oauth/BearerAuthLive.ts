@@ -141,7 +141,8 @@ export const makeBearerAuth = Effect.gen(function* () {
       username: profile.username,
       email: profile.email,
       name: profile.name,
-      externalToken: Redacted.value(upstream.accessToken)
+      externalToken: Redacted.value(upstream.accessToken),
+      capabilities: profile.capabilities ?? []
     }
     return {
       user,

@@ -24,7 +24,13 @@ export declare namespace IdentityProvider {
     readonly name: UpstreamProviderName
     /** Path on this server the provider redirects back to, e.g. `/github/callback`. */
     readonly callbackPath: string
-    /** The provider's authorization URL for one login. */
+    /**
+     * Resolves what `authorizeUrl` needs that may not be there yet (an OpenID Provider's discovery
+     * document); the flow runs it first and answers its failure like a failed login. Absent:
+     * nothing to wait for.
+     */
+    readonly ready?: Effect.Effect<void, ProviderError> | undefined
+    /** The provider's authorization URL for one login (after `ready`, when there is one). */
     readonly authorizeUrl: (params: {
       readonly state: string
       readonly redirectUri: string
@@ -44,5 +50,5 @@ export declare namespace IdentityProvider {
   }
 }
 
-/** The upstream OAuth provider users log in through (GitHub, Atlassian, Salesforce, test). */
+/** The upstream OAuth provider users log in through (GitHub, Atlassian, Salesforce, OIDC, Google, Keycloak, test). */
 export class IdentityProvider extends Context.Tag("mxcp/IdentityProvider")<IdentityProvider, IdentityProvider.Shape>() {}

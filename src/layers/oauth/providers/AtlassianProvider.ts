@@ -53,6 +53,7 @@ import {
   type TokenEndpoint,
   tokensFromAnswer
 } from "./ProviderHttp.js"
+import { withCapabilities } from "./ProviderCapabilities.js"
 
 const PROVIDER = "atlassian"
 
@@ -158,7 +159,8 @@ export const makeAtlassianProvider = (
         if (Option.isNone(stringField(json, "account_id"))) {
           return yield* http.error("fetchUser", "bad_response", "failed: the response has no user id (account_id)")
         }
-        return toProfile(yield* http.decode("fetchUser", AtlassianMe, json))
+        const profile = toProfile(yield* http.decode("fetchUser", AtlassianMe, json))
+        return yield* withCapabilities(profile, config.claim_mappings, json, tokens.scopes)
       })
 
     return http.identityProvider({

@@ -39,6 +39,7 @@ import {
   tokensFromAnswer,
   WireSeconds
 } from "./ProviderHttp.js"
+import { withCapabilities } from "./ProviderCapabilities.js"
 
 const PROVIDER = "github"
 const API_VERSION = "2022-11-28"
@@ -186,7 +187,7 @@ export const makeGitHubProvider = (
           email,
           avatarUrl: nonEmpty(user.avatar_url) ? user.avatar_url : undefined
         }
-        return profile
+        return yield* withCapabilities(profile, config.claim_mappings, json, tokens.scopes)
       })
 
     return http.identityProvider({ fetchUser, tokens: tokenEndpoint })

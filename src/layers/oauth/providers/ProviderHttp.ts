@@ -181,6 +181,9 @@ export interface ProviderParts<A, I> {
   readonly tokens: TokenEndpoint<A, I>
 }
 
+/** How the app authenticates at the token endpoint. */
+export type ClientAuthMethod = "client_secret_post" | "client_secret_basic"
+
 /** The HTTP side of one provider's app: its credentials, timeout, calls and their messages. */
 export interface ProviderHttp<Op extends string> {
   readonly error: (operation: Op, kind: ProviderError["kind"], detail: string) => ProviderError
@@ -197,6 +200,21 @@ export interface ProviderHttp<Op extends string> {
    * span (`GitHubProvider.fetchUser`) and logs its failure.
    */
   readonly identityProvider: <A, I>(parts: ProviderParts<A, I>) => IdentityProvider.Shape
+  /**
+   * One token endpoint call at `call.url` as `identityProvider`'s `exchangeCode` and `refresh` make
+   * it (never retried, bounded by the timeout, failure logged), up to the decoded fields: for a
+   * provider that checks more of the answer (an OIDC ID token) before it makes `UpstreamTokens`.
+   */
+  readonly tokenAnswer: <A, I>(
+    operation: TokenOperation,
+    endpoint: TokenEndpoint<A, I>,
+    params: Record<string, string>,
+    call: { readonly url: string; readonly clientAuth: ClientAuthMethod }
+  ) => Effect.Effect<A, ProviderError | UpstreamGrantRevoked>
+  /** Logs a failed operation once, at warning level (what every call above does). */
+  readonly logFailure: (
+    operation: Op
+  ) => <A, E extends ProviderError | UpstreamGrantRevoked, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** An idempotent GET read by `read`, retried while `unavailable`, bounded by the timeout. */
   readonly get: <A>(
     operation: Op,
@@ -215,15 +233,22 @@ export interface ProviderHttp<Op extends string> {
  * logs; `fetchUser` is the user lookup. Warns once when the app has no credentials.
  */
 export const makeProviderHttp = <Op extends string>(
-  provider: Exclude<ProviderName, "none">,
+  kind: Exclude<ProviderName, "none">,
   config: ProviderAppConfig,
-  apiCallName: Readonly<Record<"fetchUser" | Op, string>>
+  apiCallName: Readonly<Record<"fetchUser" | Op, string>>,
+  options: {
+    /** The provider's name in errors, logs and `UserProfile.provider` (an OIDC `provider_name`); default `kind`. */
+    readonly name?: string | undefined
+    /** Its name in messages; default `kind`'s display name. */
+    readonly display?: string | undefined
+  } = {}
 ): Effect.Effect<ProviderHttp<TokenOperation | "fetchUser" | Op>, never, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     type Operation = TokenOperation | "fetchUser" | Op
     const callName: Readonly<Record<Operation, string>> = { ...tokenCallName, ...apiCallName }
     const http = yield* HttpClient.HttpClient
-    const display = ProviderDisplayName[provider]
+    const provider = options.name ?? kind
+    const display = options.display ?? ProviderDisplayName[kind]
     /** Span prefix: `GitHubProvider.exchangeCode`. */
     const span = `${display}Provider`
     const timeout = Duration.seconds(config.timeout)
@@ -293,17 +318,28 @@ export const makeProviderHttp = <Op extends string>(
 
     // -- token endpoint ------------------------------------------------------
 
-    /** A POST to `token_url` with `params` and the app's credentials. */
-    const tokenRequest = (encoding: "form" | "json", params: Record<string, string>): HttpClientRequest.HttpClientRequest => {
-      const body = {
-        ...params,
-        client_id: clientId,
-        client_secret: config.client_secret === undefined ? "" : Redacted.value(config.client_secret)
+    /**
+     * A POST to `url` (default `token_url`) with `params` and the app's credentials: in the body
+     * (`client_secret_post`), or as HTTP Basic (`client_secret_basic`, RFC 6749 2.3.1: both parts
+     * form-encoded first) with only `client_id` in the body.
+     */
+    const tokenRequest = (
+      encoding: "form" | "json",
+      params: Record<string, string>,
+      clientAuth: ClientAuthMethod = "client_secret_post",
+      url: string = config.token_url
+    ): HttpClientRequest.HttpClientRequest => {
+      const secret = config.client_secret === undefined ? "" : Redacted.value(config.client_secret)
+      const request = HttpClientRequest.post(url).pipe(HttpClientRequest.acceptJson)
+      if (clientAuth === "client_secret_basic") {
+        const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString("base64")
+        return request.pipe(
+          HttpClientRequest.setHeader("Authorization", `Basic ${basic}`),
+          HttpClientRequest.bodyUrlParams({ ...params, client_id: clientId })
+        )
       }
-      return HttpClientRequest.post(config.token_url).pipe(
-        HttpClientRequest.acceptJson,
-        encoding === "form" ? HttpClientRequest.bodyUrlParams(body) : HttpClientRequest.bodyUnsafeJson(body)
-      )
+      const body = { ...params, client_id: clientId, client_secret: secret }
+      return request.pipe(encoding === "form" ? HttpClientRequest.bodyUrlParams(body) : HttpClientRequest.bodyUnsafeJson(body))
     }
 
     /**
@@ -385,6 +421,21 @@ export const makeProviderHttp = <Op extends string>(
       return { exchangeCode, refresh }
     }
 
+    const tokenAnswer = <A, I>(
+      operation: TokenOperation,
+      endpoint: TokenEndpoint<A, I>,
+      params: Record<string, string>,
+      call: { readonly url: string; readonly clientAuth: ClientAuthMethod }
+    ): Effect.Effect<A, ProviderError | UpstreamGrantRevoked> =>
+      Effect.gen(function* () {
+        const answer = yield* withTimeout(operation, send(operation, tokenRequest(endpoint.encoding, params, call.clientAuth, call.url)))
+        return yield* readTokenAnswer(operation, answer, endpoint, (errorCode) =>
+          operation === "refresh" && endpoint.revokedRefreshErrors.has(errorCode)
+            ? Option.some(new UpstreamGrantRevoked({ provider }))
+            : Option.none()
+        ).pipe(Effect.flatMap(usable(operation, endpoint.invalid)))
+      }).pipe(logFailure(operation))
+
     const identityProvider = <A, I>(parts: ProviderParts<A, I>): IdentityProvider.Shape =>
       IdentityProvider.of({
         name: provider,
@@ -463,6 +514,8 @@ export const makeProviderHttp = <Op extends string>(
       decode,
       jsonObject,
       identityProvider,
+      tokenAnswer,
+      logFailure: (operation) => logFailure(operation),
       get,
       checkApiStatus,
       apiJson

@@ -39,6 +39,7 @@ import {
   type TokenEndpoint,
   tokensFromAnswer
 } from "./ProviderHttp.js"
+import { withCapabilities } from "./ProviderCapabilities.js"
 
 const PROVIDER = "salesforce"
 
@@ -201,13 +202,18 @@ export const makeSalesforceProvider = (
         readUserAnswer(operation)
       )
 
-    const decodeUser = (operation: "fetchUser" | "fetchUserInfo", json: unknown): Effect.Effect<UserProfile, ProviderError> =>
+    const decodeUser = (
+      operation: "fetchUser" | "fetchUserInfo",
+      json: unknown,
+      tokens: UpstreamTokens
+    ): Effect.Effect<UserProfile, ProviderError> =>
       Effect.gen(function* () {
         const record = yield* http.jsonObject(operation, json)
         if (record["user_id"] === undefined || record["user_id"] === null || record["user_id"] === "") {
           return yield* http.error(operation, "bad_response", "failed: the response has no user id (user_id)")
         }
-        return toProfile(yield* http.decode(operation, SalesforceUser, record))
+        const profile = toProfile(yield* http.decode(operation, SalesforceUser, record))
+        return yield* withCapabilities(profile, config.claim_mappings, record, tokens.scopes)
       })
 
     /** The OpenID Connect userinfo endpoint of the user's instance. */
@@ -224,7 +230,7 @@ export const makeSalesforceProvider = (
           case "NotJson":
             return yield* http.error("fetchUserInfo", "bad_response", "failed: the response is not JSON")
           case "Json":
-            return yield* decodeUser("fetchUserInfo", outcome.json)
+            return yield* decodeUser("fetchUserInfo", outcome.json, tokens)
         }
       })
 
@@ -240,7 +246,7 @@ export const makeSalesforceProvider = (
           return yield* fetchUserInfo(tokens)
         }
         const outcome = yield* apiGet("fetchUser", idUrl.value, tokens.accessToken)
-        if (outcome._tag === "Json") return yield* decodeUser("fetchUser", outcome.json)
+        if (outcome._tag === "Json") return yield* decodeUser("fetchUser", outcome.json, tokens)
         yield* Effect.logInfo(
           `Salesforce ${callName.fetchUser} ${outcome._tag === "NotFound" ? "answered HTTP 404" : "answered something that is not JSON"}; falling back to userinfo`
         ).pipe(Effect.annotateLogs({ operation: "fetchUser" }))

@@ -37,12 +37,14 @@ const jsonColumn = <A>(schema: Schema.Schema<A>) => {
 const strings = jsonColumn(Schema.Array(Schema.String))
 const stringRecord = jsonColumn(Schema.Record({ key: Schema.String, value: Schema.String }))
 const userProfile = jsonColumn(Schema.Struct({
-  provider: Schema.Literal("github", "atlassian", "salesforce", "test"),
+  /** `github`, `atlassian`, `salesforce`, `google`, `keycloak`, an OIDC `provider_name`, `test`. */
+  provider: Schema.NonEmptyString,
   id: Schema.String,
   username: Schema.String,
   email: Schema.String,
   name: Schema.String,
-  avatarUrl: Schema.optional(Schema.String)
+  avatarUrl: Schema.optional(Schema.String),
+  capabilities: Schema.optional(Schema.Array(Schema.String))
 }))
 const grantTypes = jsonColumn(Schema.Array(Schema.Literal("authorization_code", "refresh_token")))
 const authMethods = jsonColumn(Schema.Array(Schema.Literal("none", "client_secret_post", "client_secret_basic")))
