@@ -42,7 +42,9 @@ export const makeSdkServer = (endpoints: McpEndpoints.Shape, runtime: Runtime.Ru
     await Runtime.runPromise(runtime)(Effect.logError("MCP handler defect", exit.cause))
     throw new McpError(JsonRpcCode.InternalError, "Internal error")
   }
-  const ctxOf = (extra: { authInfo?: AuthInfo | undefined }): CallContext => ({ user: currentUserOf(extra.authInfo) })
+  const ctxOf = (
+    extra: { authInfo?: AuthInfo | undefined; requestInfo?: { headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>> } | undefined }
+  ): CallContext => ({ user: currentUserOf(extra.authInfo), requestHeaders: extra.requestInfo?.headers })
 
   // The SDK parses a request against the schema a handler is registered with before calling it,
   // and reports a mismatch as -32603 (internal error). Requests with parameters are registered
