@@ -124,3 +124,64 @@ describe("SQL user functions", () => {
     }
   )
 })
+
+describe("SQL request functions (get_request_header, get_request_headers_json)", () => {
+  layer(DuckDbSessionNode({ path: ":memory:", readonly: false, poolSize: 1 }))("on one connection", (it) => {
+    const sql = "SELECT get_request_header('X-Tenant') AS t, get_request_header('authorization') AS a, " +
+      "get_request_header('COOKIE') AS c, get_request_header(NULL) AS n, get_request_headers_json() AS j"
+
+    it.effect("NULL and '{}' without a request; the headers of the query's request, credentials removed", () =>
+      Effect.gen(function*() {
+        const db = yield* DuckDbSession
+        expect(yield* db.query(sql)).toEqual([{ t: null, a: null, c: null, n: null, j: "{}" }])
+        const rows = yield* db.query(sql, {}, {
+          user: alice,
+          requestHeaders: {
+            "X-Tenant": "acme",
+            Authorization: "Bearer secret-token",
+            cookie: "sid=secret",
+            "Proxy-Authorization": "Basic c2VjcmV0",
+            accept: ["application/json", "text/event-stream"]
+          }
+        })
+        expect(rows).toEqual([{
+          t: "acme",
+          a: null,
+          c: null,
+          n: null,
+          j: JSON.stringify({ "x-tenant": "acme", accept: "application/json, text/event-stream" })
+        }])
+        // and nothing of it on the next query without a request
+        expect(yield* db.query(sql)).toEqual([{ t: null, a: null, c: null, n: null, j: "{}" }])
+      }))
+
+    it.effect("a header name from a column is looked up per row; the same statement is not reused for another request", () =>
+      Effect.gen(function*() {
+        const db = yield* DuckDbSession
+        const perRow = "SELECT n, get_request_header(n) AS v FROM (VALUES ('x-a'), ('X-B'), ('x-c')) t(n) ORDER BY n"
+        expect(yield* db.query(perRow, {}, { requestHeaders: { "x-a": "1", "x-b": "2" } })).toEqual([
+          { n: "X-B", v: "2" },
+          { n: "x-a", v: "1" },
+          { n: "x-c", v: null }
+        ])
+        expect(yield* db.query(perRow, {}, { requestHeaders: { "x-c": "3" } })).toEqual([
+          { n: "X-B", v: null },
+          { n: "x-a", v: null },
+          { n: "x-c", v: "3" }
+        ])
+      }))
+
+    it.effect("a persistent macro named get_request_header refuses every query until it is dropped", () =>
+      Effect.gen(function*() {
+        const db = yield* DuckDbSession
+        yield* db.query("CREATE MACRO main.get_request_header(x) AS 'forged'")
+        const refused = yield* Effect.flip(db.query(sql, {}, { requestHeaders: { "x-tenant": "acme" } }))
+        expect(refused.message).toMatch(/"main"\."get_request_header" shadows the user function get_request_header\(\)/)
+        yield* db.exec("DROP MACRO main.get_request_header")
+        expect((yield* db.query(sql, {}, { requestHeaders: { "x-tenant": "acme" } }))[0]?.["t"]).toBe("acme")
+        yield* db.query("CREATE MACRO main.get_request_headers_json() AS '{\"x-tenant\":\"forged\"}'")
+        expect((yield* Effect.flip(db.query("SELECT 1 AS one")))._tag).toBe("SqlError")
+        yield* db.exec("DROP MACRO main.get_request_headers_json")
+      }))
+  })
+})

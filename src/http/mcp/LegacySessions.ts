@@ -31,6 +31,7 @@ import type { Scope } from "effect"
 import { HttpLimitDefaults } from "../../domain/config/UserConfig.js"
 import type { McpCaller, McpServerFactory } from "../../services/mcp/McpServerFactory.js"
 import { clientAddress } from "../server/ClientAddress.js"
+import { requestInfoOf } from "./SdkAuthInfo.js"
 import { fromWebResponse, webRequestOf } from "./WebExchange.js"
 
 export interface LegacySessionOptions {
@@ -230,7 +231,10 @@ export const makeLegacySessions = (factory: McpServerFactory.Shape, options: Leg
           const id = message.id
           const response = yield* Effect.async<JSONRPCMessage>((resume) => {
             session.direct.set(id, (answer) => resume(Effect.succeed(answer)))
-            onmessage(message, caller === undefined ? {} : { authInfo: caller.authInfo })
+            onmessage(message, {
+              request: requestInfoOf(request.headers),
+              ...(caller === undefined ? {} : { authInfo: caller.authInfo })
+            })
             return Effect.sync(() => {
               session.direct.delete(id)
             })

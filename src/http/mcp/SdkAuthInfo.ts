@@ -23,3 +23,29 @@ export const currentUserOf = (authInfo: AuthInfo | undefined): CurrentUser | und
   const user = authInfo?.extra?.["user"]
   return user !== null && typeof user === "object" ? (user as CurrentUser) : undefined
 }
+
+/**
+ * The HTTP request as the SDK hands it to handlers (`ctx.http.req`). Through the SDK's own
+ * transports it is the web `Request` we built; on our direct paths (a request on a live session,
+ * the pooled 2026 path) only the headers travel, in this stand-in, so no `Request` is built per
+ * call. `requestHeadersOf` reads either.
+ */
+export const requestInfoOf = (headers: Readonly<Record<string, string | undefined>>): Request =>
+  ({ headers: { direct: headers } }) as unknown as Request
+
+/** The headers of what `ctx.http.req` holds (see `requestInfoOf`); undefined without HTTP (stdio). */
+export const requestHeadersOf = (
+  req: Request | undefined
+): Readonly<Record<string, string | ReadonlyArray<string> | undefined>> | undefined => {
+  const headers: unknown = req?.headers
+  if (headers === undefined || headers === null) return undefined
+  if (headers instanceof Headers) {
+    const all: Record<string, string> = {}
+    headers.forEach((value, name) => {
+      all[name] = value
+    })
+    return all
+  }
+  const direct = (headers as { readonly direct?: Readonly<Record<string, string | undefined>> }).direct
+  return direct
+}

@@ -46,6 +46,7 @@ import {
 } from "@modelcontextprotocol/server"
 import { Effect } from "effect"
 import { STATELESS_PROTOCOL_VERSION, type McpCaller, type McpServerFactory } from "../../services/mcp/McpServerFactory.js"
+import { requestInfoOf } from "./SdkAuthInfo.js"
 import { fromWebResponse, webRequestOf } from "./WebExchange.js"
 
 /** Idle pooled instances kept for reuse; more in flight at once are made and then dropped. */
@@ -98,12 +99,17 @@ class PooledTransport extends PerRequestHTTPServerTransport {
    * Deliver a request as the SDK's entry does; `true` when an answer came during delivery (a
    * ladder rejection: nothing ran), which is then dropped.
    */
-  deliver(message: JSONRPCRequest, authInfo: AuthInfo | undefined, answer: (message: JSONRPCMessage) => void): boolean {
+  deliver(
+    message: JSONRPCRequest,
+    authInfo: AuthInfo | undefined,
+    request: Request,
+    answer: (message: JSONRPCMessage) => void
+  ): boolean {
     let early = false
     this.answer = () => {
       early = true
     }
-    this.onmessage?.(message, { classification: CLASSIFICATION, ...(authInfo === undefined ? {} : { authInfo }) })
+    this.onmessage?.(message, { classification: CLASSIFICATION, request, ...(authInfo === undefined ? {} : { authInfo }) })
     if (early) return true
     this.answer = answer
     return false
@@ -181,11 +187,11 @@ export const makeStatelessRequests = (factory: McpServerFactory.Shape, options: 
       ).pipe(Effect.flatMap((response) => fromWebResponse(request, response)))
 
     /** The hot path; `undefined` when the instance rejected the request during delivery. */
-    const direct = (message: JSONRPCRequest, caller: McpCaller | undefined) =>
+    const direct = (message: JSONRPCRequest, caller: McpCaller | undefined, request: Request) =>
       Effect.flatMap(acquire, (pooled) =>
         Effect.async<JSONRPCMessage | undefined>((resume) => {
           let answered = false
-          const rejected = pooled.transport.deliver(message, caller?.authInfo, (answer) => {
+          const rejected = pooled.transport.deliver(message, caller?.authInfo, request, (answer) => {
             answered = true
             release(pooled)
             resume(Effect.succeed(answer))
@@ -209,7 +215,7 @@ export const makeStatelessRequests = (factory: McpServerFactory.Shape, options: 
       Effect.gen(function* () {
         const message = outcome === undefined ? undefined : directMessage(outcome, request.headers)
         if (message !== undefined) {
-          const answer = yield* direct(message, caller)
+          const answer = yield* direct(message, caller, requestInfoOf(request.headers))
           if (answer !== undefined) return HttpServerResponse.unsafeJson(answer)
         }
         return yield* viaEntry(request, body, caller)

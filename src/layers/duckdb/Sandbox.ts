@@ -37,7 +37,7 @@ import { SqlError, SqlNotAllowed } from "../../services/duckdb/DuckDbSession.js"
 import { bindParameters } from "./Binding.js"
 import { jsonFromDuckDb, setEntry } from "./JsonValues.js"
 import { closeQuietly, extractStatements } from "./Statements.js"
-import { registerUserFunctions, userFunctionNames } from "./UserFunctions.js"
+import { callerFunctionNames, registerUserFunctions } from "./UserFunctions.js"
 
 /** Table functions free-form SQL may use (lower case); anything else in the plan is refused. */
 export const ALLOWED_TABLE_FUNCTIONS: ReadonlySet<string> = new Set([
@@ -197,7 +197,7 @@ export const readCatalog = async (connection: DuckDBConnection): Promise<Catalog
   const overloads = new Map<string, { row: Row; bodies: Array<string> }>()
   for (const r of macros) {
     const name = text(r, "function_name")
-    if ((userFunctionNames as ReadonlyArray<string>).includes(name.toLowerCase())) continue
+    if (callerFunctionNames.includes(name.toLowerCase())) continue
     const key = JSON.stringify([r["database_name"], r["schema_name"], name, r["function_type"]])
     const names = Array.isArray(r["parameters"]) ? r["parameters"] : []
     const typesOf = Array.isArray(r["parameter_types"]) ? r["parameter_types"] : []

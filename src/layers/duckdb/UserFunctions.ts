@@ -20,9 +20,17 @@
  * catalog it calls the four functions on a connection whose user is a random sentinel
  * (`PROBE_SQL`, well under a millisecond): anything but the sentinel back means something else
  * answered, and only then is the catalog scanned to name it.
+ *
+ * `get_request_header(name)` (VARCHAR, NULL when the request had no such header) and
+ * `get_request_headers_json()` (a JSON object, lower-case names) read the HTTP request's headers
+ * the same way: fixed at bind time from the connection's current caller, without `Authorization`,
+ * `Proxy-Authorization` or `Cookie` (see domain/mcp/RequestHeaders.ts); outside an HTTP request
+ * (stdio, `run`) they return NULL and `{}`. The probe and the catalog scan cover them too.
  */
 import { DuckDBScalarFunction, LIST, listValue, VARCHAR } from "@duckdb/node-api"
 import type { DuckDBConnection } from "@duckdb/node-api"
+import { requestHeader, sqlVisibleHeaders } from "../../domain/mcp/RequestHeaders.js"
+import type { RequestHeaders } from "../../domain/mcp/RequestHeaders.js"
 import type { CurrentUser } from "../../domain/oauth/Identity.js"
 import type { QueryOptions, Row } from "../../services/duckdb/DuckDbSession.js"
 
@@ -33,6 +41,8 @@ export interface ActiveUser {
   readonly get_user_provider: string
   readonly get_user_external_token: string
   readonly get_user_capabilities: ReadonlyArray<string>
+  /** What `get_request_header(name)` and `get_request_headers_json()` read (credentials removed). */
+  readonly headers: RequestHeaders
 }
 
 export const userFunctionNames = [
@@ -46,17 +56,28 @@ export const userFunctionNames = [
 /** The functions that return a list (VARCHAR[]); the others return VARCHAR. */
 const listFunctions: ReadonlySet<string> = new Set(["get_user_capabilities"])
 
+/** The request functions: they read the HTTP request's headers, not the user. */
+export const requestFunctionNames = ["get_request_header", "get_request_headers_json"] as const
+
+/** Every function a query's caller fills in (the shadowing check covers them all). */
+export const callerFunctionNames: ReadonlyArray<string> = [...userFunctionNames, ...requestFunctionNames]
+
 export const activeUser = (options: QueryOptions | undefined): ActiveUser | undefined => {
   const user: CurrentUser | undefined = options?.user
-  if (user === undefined) return undefined
+  const headers = options?.requestHeaders
+  if (user === undefined && headers === undefined) return undefined
   return {
-    get_username: user.username,
-    get_user_email: user.email,
-    get_user_provider: user.provider,
-    get_user_external_token: options?.exposeExternalToken === false ? "" : user.externalToken,
-    get_user_capabilities: user.capabilities ?? []
+    get_username: user?.username ?? "",
+    get_user_email: user?.email ?? "",
+    get_user_provider: user?.provider ?? "",
+    get_user_external_token: user === undefined || options?.exposeExternalToken === false ? "" : user.externalToken,
+    get_user_capabilities: user?.capabilities ?? [],
+    // filtered again here, at the last step before SQL, whatever the caller passed
+    headers: sqlVisibleHeaders(headers)
   }
 }
+
+const noHeaders: RequestHeaders = {}
 
 /**
  * Registers the user functions for the whole database (the registration outlives the
@@ -96,10 +117,51 @@ export const registerUserFunctions = (
         }
     }))
   }
+  // The request's headers are fixed at bind time too (and mark the statement as not reusable).
+  const headersAtBind = (bindInfo: { readonly clientContext: { readonly connectionId: number } }) => {
+    const connectionId = bindInfo.clientContext.connectionId
+    userBound.add(connectionId)
+    return users.get(connectionId)?.headers ?? noHeaders
+  }
+  const boundHeaders = (info: { readonly bindData: unknown }): RequestHeaders => {
+    const data = info.bindData as { readonly headers?: RequestHeaders } | undefined
+    return data?.headers ?? noHeaders
+  }
+  connection.registerScalarFunction(DuckDBScalarFunction.create({
+    name: "get_request_header",
+    returnType: VARCHAR,
+    parameterTypes: [VARCHAR],
+    bindFunction: (bindInfo) => bindInfo.setBindData({ headers: headersAtBind(bindInfo) }),
+    mainFunction: (info, input, output) => {
+      const headers = boundHeaders(info)
+      const names = input.getColumnVector(0)
+      // a NULL name gives NULL (DuckDB's default NULL handling never calls us for it)
+      for (let i = 0; i < input.rowCount; i++) {
+        const name = names.getItem(i)
+        output.setItem(i, typeof name === "string" ? requestHeader(headers, name) ?? null : null)
+      }
+      output.flush()
+    }
+  }))
+  connection.registerScalarFunction(DuckDBScalarFunction.create({
+    name: "get_request_headers_json",
+    returnType: VARCHAR,
+    bindFunction: (bindInfo) => bindInfo.setBindData({ json: JSON.stringify(headersAtBind(bindInfo)) }),
+    mainFunction: (info, input, output) => {
+      const data = info.bindData as { readonly json?: unknown } | undefined
+      const json = typeof data?.json === "string" ? data.json : "{}"
+      for (let i = 0; i < input.rowCount; i++) output.setItem(i, json)
+      output.flush()
+    }
+  }))
 }
 
-/** The user functions, as a fresh connection resolves them (see `probeUser`). */
-export const PROBE_SQL = `SELECT ${userFunctionNames.map((n, i) => `${n}() AS v${i}`).join(", ")}`
+/** The header `PROBE_SQL` reads back through `get_request_header`. */
+const PROBE_HEADER = "x-mxcp-probe"
+
+/** The caller functions, as a fresh connection resolves them (see `probeUser`). */
+export const PROBE_SQL = `SELECT ${userFunctionNames.map((n, i) => `${n}() AS v${i}`).join(", ")}, ` +
+  `get_request_header('${PROBE_HEADER}') AS h0, get_request_headers_json() AS h1`
 
 /** A user no one can predict, for `PROBE_SQL`. */
 export const probeUser = (random: string): ActiveUser => ({
@@ -107,18 +169,21 @@ export const probeUser = (random: string): ActiveUser => ({
   get_user_email: `probe-email-${random}`,
   get_user_provider: `probe-provider-${random}`,
   get_user_external_token: `probe-token-${random}`,
-  get_user_capabilities: [`probe-capability-${random}`]
+  get_user_capabilities: [`probe-capability-${random}`],
+  headers: { [PROBE_HEADER]: `probe-header-${random}` }
 })
 
-/** Whether `PROBE_SQL`'s row shows the user functions themselves answering. */
+/** Whether `PROBE_SQL`'s row shows the caller functions themselves answering. */
 export const probeAnswered = (rows: ReadonlyArray<Row>, user: ActiveUser): boolean =>
   rows.length === 1 &&
-  userFunctionNames.every((name, i) => JSON.stringify(rows[0]?.[`v${i}`]) === JSON.stringify(user[name]))
+  userFunctionNames.every((name, i) => JSON.stringify(rows[0]?.[`v${i}`]) === JSON.stringify(user[name])) &&
+  rows[0]?.["h0"] === user.headers[PROBE_HEADER] &&
+  rows[0]?.["h1"] === JSON.stringify(user.headers)
 
 /** Every non-internal function named like a user function, in any database and schema. */
 export const SHADOWING_SQL = `SELECT database_name, schema_name, function_name, function_type
 FROM duckdb_functions()
-WHERE NOT internal AND lower(function_name) IN (${userFunctionNames.map((n) => `'${n}'`).join(", ")})
+WHERE NOT internal AND lower(function_name) IN (${callerFunctionNames.map((n) => `'${n}'`).join(", ")})
 ORDER BY ALL`
 
 const quoteIdentifier = (name: string): string => `"${name.replace(/"/g, "\"\"")}"`

@@ -267,7 +267,12 @@ export const makeMcpEndpoints = Effect.gen(function* () {
 
   const callBuiltin = (name: string, args: Record<string, unknown>, ctx: CallContext) => {
     const user = ctx.user
-    const base: FreeFormOptions = { user, principal: principalOf(user), ...sqlToolOptions }
+    const base: FreeFormOptions = {
+      user,
+      requestHeaders: ctx.requestHeaders,
+      principal: principalOf(user),
+      ...sqlToolOptions
+    }
     switch (name) {
       case "execute_sql_query": {
         const sql = args["sql"]
@@ -322,6 +327,7 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     }
     const result = yield* runSql(tool.sql, validated.right, {
       user: ctx.user,
+      requestHeaders: ctx.requestHeaders,
       principal: principalOf(ctx.user),
       ...endpointOptions(tool.limits)
     })
@@ -371,6 +377,7 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     }
     const result = yield* runSql(resource.sql, validated.right, {
       user: ctx.user,
+      requestHeaders: ctx.requestHeaders,
       principal: principalOf(ctx.user),
       ...endpointOptions(resource.limits)
     })

@@ -28,7 +28,7 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS
 } from "@modelcontextprotocol/server"
 import { Cause, Effect, Exit, Layer, Option, Runtime } from "effect"
-import { currentUserOf } from "../../http/mcp/SdkAuthInfo.js"
+import { currentUserOf, requestHeadersOf } from "../../http/mcp/SdkAuthInfo.js"
 import { JsonRpcCode, McpEndpoints, type CallContext, type McpProtocolError } from "../../services/mcp/McpEndpoints.js"
 import { McpServerFactory, type ProtocolEra, STATELESS_PROTOCOL_VERSION } from "../../services/mcp/McpServerFactory.js"
 
@@ -97,7 +97,10 @@ export const makeSdkServer = (
     await Runtime.runPromise(runtime)(Effect.logError("MCP handler defect", exit.cause))
     throw new ProtocolError(JsonRpcCode.InternalError, "Internal error")
   }
-  const ctxOf = (ctx: ServerContext): CallContext => ({ user: currentUserOf(ctx.http?.authInfo) })
+  const ctxOf = (ctx: ServerContext): CallContext => ({
+    user: currentUserOf(ctx.http?.authInfo),
+    requestHeaders: requestHeadersOf(ctx.http?.req)
+  })
 
   // Lists take no parameters we use (no pagination: every list fits one page).
   server.setRequestHandler("tools/list", () => ({ tools: endpoints.tools as Array<never> }))

@@ -9,6 +9,12 @@ export type Row = { readonly [column: string]: JsonValue }
 export interface QueryOptions {
   /** The user whose request runs this query; absent means every user function returns ''. */
   readonly user?: CurrentUser | undefined
+  /**
+   * The HTTP request's headers, for get_request_header(name) and get_request_headers_json();
+   * Authorization, Proxy-Authorization and Cookie are always removed before SQL sees them.
+   * Absent: NULL and '{}'.
+   */
+  readonly requestHeaders?: Readonly<Record<string, string | ReadonlyArray<string> | undefined>> | undefined
   /** When false, get_user_external_token() returns '' for this query (free-form SQL tools). */
   readonly exposeExternalToken?: boolean | undefined
   /** Overrides the session's default timeout (it covers waiting for a connection too). */

@@ -22,6 +22,8 @@ export class McpProtocolError extends Schema.TaggedError<McpProtocolError>()("Mc
 /** Who is calling: the authenticated user, or none when auth is off. */
 export interface CallContext {
   readonly user?: CurrentUser | undefined
+  /** The HTTP request's headers (for get_request_header() in SQL); absent over stdio. */
+  readonly requestHeaders?: Readonly<Record<string, string | ReadonlyArray<string> | undefined>> | undefined
 }
 
 export interface ToolInfo {
