@@ -10,6 +10,7 @@ import { Effect } from "effect"
 import { scopedFakeGitHub } from "../support/fakes/FakeGitHub.js"
 import { inProcessServer } from "../support/InProcess.js"
 import { login } from "../support/OAuthFlows.js"
+import { modernClient, modernTransport } from "../support/ModernClient.js"
 import { callTool, sqlRows } from "./RowHelpers.js"
 
 const FILES = {
@@ -115,5 +116,30 @@ describe("Request headers in SQL", () => {
       expect(all["x-tenant"]).toBe("acme")
       expect(JSON.stringify(rows)).not.toContain(tokens.access_token)
       expect(JSON.stringify(rows)).not.toContain("cookie-secret-123")
+    }))
+
+  it.scoped("a 2026-07-28 client (SDK v2, stateless) gets the same: its header read, its credentials withheld", () =>
+    Effect.gen(function* () {
+      const fake = yield* scopedFakeGitHub()
+      const { url } = yield* inProcessServer(fake, { files: FILES })
+      const tokens = yield* Effect.promise(() => login(url))
+      const client = modernClient("headers-2026")
+      yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          client.connect(modernTransport(new URL(`${url}/mcp`), {
+            headers: { authorization: `Bearer ${tokens.access_token}`, "X-Tenant": "globex", cookie: SECRET_COOKIE }
+          }))
+        ),
+        () => Effect.promise(() => client.close())
+      )
+      const result = yield* Effect.promise(() => client.callTool({ name: "whoami_headers", arguments: {} }))
+      const row = result.structuredContent as Record<string, unknown>
+      expect(row["tenant"]).toBe("globex")
+      expect(row["authorization"]).toBeNull()
+      expect(row["cookie"]).toBeNull()
+      const all = JSON.parse(String(row["all_headers"])) as Record<string, string>
+      expect(all["mcp-protocol-version"]).toBe("2026-07-28")
+      expect(JSON.stringify(result)).not.toContain(tokens.access_token)
+      expect(JSON.stringify(result)).not.toContain("cookie-secret-123")
     }))
 })
