@@ -1,10 +1,11 @@
 import { defineConfig } from "vitest/config"
 
 /**
- * Two projects in one run (one JSON report): every test against the default layers, and the
- * whole OAuth suite a second time with the harness servers keeping their OAuth state in SQLite
- * (`MXCP_TEST_PERSISTENCE=sqlite`), so both token stores pass the same end-to-end tests.
- * Run one of them with `npx vitest run --project default` (or `--project oauth-sqlite`).
+ * Projects in one run (one JSON report): every test against the default layers, and the whole
+ * OAuth suite again with the harness servers keeping their OAuth state in SQLite
+ * (`MXCP_TEST_PERSISTENCE=sqlite`) and in PostgreSQL (`oauth-postgres`: one throwaway cluster
+ * for the run, a schema per server), so every token store passes the same end-to-end tests.
+ * Run one of them with `npx vitest run --project default` (or `--project oauth-postgres`).
  */
 export default defineConfig({
   test: {
@@ -23,6 +24,15 @@ export default defineConfig({
           name: "oauth-sqlite",
           include: ["test/oauth/**/*.test.ts"],
           env: { MXCP_TEST_PERSISTENCE: "sqlite" }
+        }
+      },
+      {
+        extends: true,
+        test: {
+          name: "oauth-postgres",
+          include: ["test/oauth/**/*.test.ts"],
+          env: { MXCP_TEST_PERSISTENCE: "postgres" },
+          globalSetup: ["test/support/PostgresGlobalSetup.ts"]
         }
       }
     ]
