@@ -1,8 +1,9 @@
 /**
  * Several real server processes sharing one PostgreSQL schema (the `auth.persistence` block of a
  * multi-instance deployment), and nginx in front of them: round robin for everything, except
- * `/mcp`, which stays on the instance holding the session (`hash $http_mcp_session_id
- * consistent`): MCP sessions are per instance until session sharing lands.
+ * `/mcp`, which stays on one instance per bearer token (`hash $http_authorization consistent`):
+ * MCP sessions are per instance until session sharing lands. (Hashing on `Mcp-Session-Id` does
+ * not work: the initialize request has no session id yet, so it lands elsewhere than the rest.)
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs"
@@ -74,7 +75,7 @@ http {
 ${servers}
     }
     upstream mxcp_sessions {
-        hash $http_mcp_session_id consistent;
+        hash $http_authorization consistent;
 ${servers}
     }
     server {
