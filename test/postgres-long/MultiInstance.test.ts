@@ -6,6 +6,8 @@
  * on one code and on one refresh token, rate limits counted for the whole deployment, kill -9 of
  * one instance mid-flow, and every instance restarted with the tokens still good.
  */
+import { execFileSync } from "node:child_process"
+import { join } from "node:path"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js"
@@ -13,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type AuthServer, Browser, startAuthServer, TestOAuthProvider } from "../support/OAuthHarness.js"
 import { login, loginCode, mcpStatus, redeem, refresh, registerClient, revoke } from "../support/OAuthFlows.js"
 import { type Balancer, postgresAuthYaml, startBalancer } from "../support/PgDeployment.js"
-import { type PostgresCluster, startPostgres } from "../support/Postgres.js"
+import { postgresBinDir, type PostgresCluster, startPostgres } from "../support/Postgres.js"
 import { freePort, type RunningServer } from "../support/ServerProcess.js"
 
 const REVOKE_LIMIT = 8
@@ -23,6 +25,8 @@ let auth: AuthServer
 let lb: Balancer
 let instances: Array<string> = []
 let peers: Array<RunningServer> = []
+/** Every secret handed out by the flows below (tokens, codes, client secrets): none may be in the database as is. */
+const handedOut: Array<string> = []
 
 beforeAll(async () => {
   pg = await startPostgres()
@@ -63,6 +67,7 @@ describe("three instances on one PostgreSQL behind nginx", () => {
     const who = await client.callTool({ name: "whoami", arguments: {} })
     expect(who.structuredContent).toMatchObject({ provider: "github", has_external_token: true })
     await client.close()
+    handedOut.push(provider.savedTokens!.access_token, provider.savedTokens!.refresh_token!, back.searchParams.get("code")!)
     // The OAuth requests were spread over the instances.
     const oauthUpstreams = new Set([...upstreamsOf("/authorize"), ...upstreamsOf("/consent"), ...upstreamsOf("/callback"), ...upstreamsOf("/token"), ...upstreamsOf("/register")])
     expect(oauthUpstreams.size).toBeGreaterThanOrEqual(2)
@@ -71,11 +76,13 @@ describe("three instances on one PostgreSQL behind nginx", () => {
 
   it("a client registered on one instance logs in through the balancer and redeems on another", async () => {
     const [a, , c] = instances as [string, string, string]
-    const client = await registerClient(a)
+    const client = await registerClient(a, { token_endpoint_auth_method: "client_secret_basic" })
+    expect(client.secret).toBeTruthy()
     // The browser stays on the public origin (its flow cookie is bound to it).
     const code = await loginCode(lb.url, { client })
     const reply = await redeem(c, code)
     expect(reply.status).toBe(200)
+    handedOut.push(client.secret!, code.code, reply.body["access_token"] as string, reply.body["refresh_token"] as string)
     expect((await mcpStatus(a, reply.body["access_token"] as string)).status).toBe(200)
   }, 60_000)
 
@@ -114,6 +121,7 @@ describe("three instances on one PostgreSQL behind nginx", () => {
         for (const url of instances) expect((await mcpStatus(url, r.body["access_token"] as string)).status).toBe(200)
       }
       current = ok[0]!.body["refresh_token"] as string
+      handedOut.push(current, ok[0]!.body["access_token"] as string)
     }
   }, 90_000)
 
@@ -125,6 +133,21 @@ describe("three instances on one PostgreSQL behind nginx", () => {
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(12 - REVOKE_LIMIT)
     expect(upstreamsOf("/revoke").size).toBe(3)
   }, 60_000)
+
+  it("G52 a pg_dump of the schema after these flows holds no token, code, client secret or upstream token in plaintext", () => {
+    const bin = postgresBinDir()!
+    const dump = execFileSync(join(bin, "pg_dump"), ["-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", "-n", "multi", "-d", pg.database], {
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024
+    })
+    expect(dump).toContain("CREATE TABLE multi.grants")
+    expect(dump).toContain("COPY multi.refresh_tokens")
+    const secrets = [...handedOut, ...auth.fake.issuedAccessTokens]
+    expect(secrets.length).toBeGreaterThan(20)
+    for (const secret of secrets) expect(dump).not.toContain(secret)
+    // The fake user's profile is there (not a secret), so the dump did hold the rows.
+    expect(dump).toContain("octo")
+  })
 
   it("kill -9 of one instance in the middle of a flow: the flow finishes on another; restarting every instance keeps the tokens", async () => {
     const code = await loginCode(lb.url)
