@@ -9,7 +9,8 @@
  */
 import { Either, Redacted } from "effect"
 import { ConfigError } from "./ConfigError.js"
-import { DefaultPersistencePath, DefaultPostgresPoolSize, DefaultPostgresSchema, type PersistenceConfig } from "./UserConfig.js"
+import { DefaultPostgresPoolSize, DefaultPostgresSchema } from "./PostgresNames.js"
+import { DefaultPersistencePath, type PersistenceConfig } from "./UserConfig.js"
 
 export interface SqlitePersistence {
   readonly type: "sqlite"

@@ -9,6 +9,7 @@ import {
   Seconds,
   WholeNumber
 } from "./SiteConfig.js"
+import { DefaultPostgresPoolSize, DefaultPostgresSchema, PoolSize, PostgresSchemaName } from "./PostgresNames.js"
 
 // ---------------------------------------------------------------------------
 // Primitives
@@ -174,26 +175,6 @@ export const DefaultPersistencePath = "~/.mxcp/oauth.db"
 
 /** Seconds between sweeps of expired OAuth state when `persistence.sweep_interval` is not set. */
 export const DefaultSweepInterval = 60
-
-/** Default `persistence.schema` with `type: postgres`. */
-export const DefaultPostgresSchema = "mxcp_oauth"
-
-/** Default `persistence.pool_size` with `type: postgres`: connections per server process. */
-export const DefaultPostgresPoolSize = 10
-
-/** Largest `persistence.pool_size`. */
-export const MaxPostgresPoolSize = 1000
-
-/** A schema name the server can use unquoted: lowercase, digits and `_`, at most 63 bytes, not `pg_...`. */
-const PostgresSchemaName = Schema.String.pipe(
-  Schema.filter((s) => /^[a-z_][a-z0-9_]{0,62}$/.test(s) && !s.startsWith("pg_"), {
-    description: "a PostgreSQL schema name: lowercase letters, digits and _, starting with a letter or _, at most 63 characters, not pg_..."
-  })
-)
-
-const PoolSize = WholeNumber.pipe(
-  Schema.between(1, MaxPostgresPoolSize, { description: `a number of connections from 1 to ${MaxPostgresPoolSize}` })
-)
 
 /**
  * Every key of `auth.persistence`, each optional: which ones apply depends on `type` (checked
