@@ -117,12 +117,16 @@ const serve = Command.make("serve", serveOptions, (opts) => {
  * Facts on stdout (the auth setup, then `OK: ...` when nothing is wrong), warnings and problems on
  * stderr, one line each. Every endpoint file and the auth setup are checked even when one fails.
  */
-const validate = Command.make("validate", { profile, config: configPath }, (opts) =>
+const checkConnection = Options.boolean("check-connection").pipe(
+  Options.withDescription("With auth.persistence type postgres: connect and check the schema version (read-only)")
+)
+
+const validate = Command.make("validate", { profile, config: configPath, checkConnection }, (opts) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     for (const w of config.warnings) yield* Console.error(`Warning: ${w}`)
     const catalog = yield* Effect.either(loadCatalog({ projectRoot: config.projectRoot, paths: config.site.paths }))
-    const auth = yield* checkAuthSetup(config)
+    const auth = yield* checkAuthSetup(config, { checkConnection: opts.checkConnection })
     for (const line of auth.lines) yield* Console.log(line)
     if (Either.isRight(catalog)) for (const w of catalog.right.warnings) yield* Console.error(`Warning: ${w}`)
     for (const w of auth.warnings) yield* Console.error(`Warning: ${w}`)

@@ -1,5 +1,5 @@
 import { FetchHttpClient } from "@effect/platform"
-import { Clock, Duration, Effect, Layer, Schedule } from "effect"
+import { Clock, Duration, Effect, Either, Layer, Schedule } from "effect"
 import { ConfigError } from "../domain/config/ConfigError.js"
 import { DefaultSweepInterval, ProviderDisplayName } from "../domain/config/UserConfig.js"
 import { dcrAllowedScopes, scopesSupported } from "../domain/oauth/Scopes.js"
@@ -17,8 +17,14 @@ import type { TokenGenerator } from "../services/oauth/TokenGenerator.js"
 import { TokenStore } from "../services/oauth/TokenStore.js"
 import { ClientRegistryLive, ClientRegistryWithStore } from "../layers/oauth/ClientRegistryLive.js"
 import { makeHttpsMetadataFetcher } from "../layers/oauth/ClientMetadataFetcherHttps.js"
-import { DynamicClientStoreSqlite } from "../layers/oauth/store/DynamicClientStoreSqlite.js"
-import { OAuthDatabaseSqlite } from "../layers/oauth/store/OAuthDatabase.js"
+import { DynamicClientStoreSql } from "../layers/oauth/store/DynamicClientStoreSql.js"
+import { OAuthDatabase, OAuthDatabaseSqlite } from "../layers/oauth/store/OAuthDatabase.js"
+import { OAuthDatabasePostgres } from "../layers/oauth/store/OAuthDatabasePostgres.js"
+import { RateLimitsPostgres } from "../layers/oauth/store/RateLimitsPostgres.js"
+import { RateLimitsMemory } from "../layers/server/RateLimitsMemory.js"
+import { RateLimits } from "../services/server/RateLimits.js"
+import { StoreHealth } from "../services/oauth/StoreHealth.js"
+import { type Persistence, resolvePersistence } from "../domain/config/Persistence.js"
 import { AtlassianProvider } from "../layers/oauth/providers/AtlassianProvider.js"
 import { GitHubProvider } from "../layers/oauth/providers/GitHubProvider.js"
 import { SalesforceProvider } from "../layers/oauth/providers/SalesforceProvider.js"
@@ -27,7 +33,7 @@ import { KeycloakProvider } from "../layers/oauth/providers/KeycloakProvider.js"
 import { OidcProvider, oidcSpec } from "../layers/oauth/providers/OidcProvider.js"
 import { TokenGeneratorCrypto } from "../layers/oauth/TokenGeneratorCrypto.js"
 import { TokenStoreMemory } from "../layers/oauth/store/TokenStoreMemory.js"
-import { TokenStoreSqlite } from "../layers/oauth/store/TokenStoreSqlite.js"
+import { SqlTokenStoreWith } from "../layers/oauth/store/SqlTokenStore.js"
 import { AuthorizationFlowLive } from "../layers/oauth/AuthorizationFlowLive.js"
 import { BearerAuthLive } from "../layers/oauth/BearerAuthLive.js"
 import { TokenEndpointLive } from "../layers/oauth/TokenEndpointLive.js"
@@ -92,27 +98,81 @@ export const IdentityProviderFromConfig = Layer.unwrapEffect(
   })
 )
 
+/** `auth.persistence` by type, or undefined (in memory); a block the loader would refuse fails here too. */
+const persistenceOf = (config: AppConfig.Shape): Effect.Effect<Persistence | undefined, ConfigError> => {
+  const block = config.auth.persistence
+  if (block === undefined) return Effect.succeed(undefined)
+  const key = `projects.${config.site.project}.profiles.${config.profile}.auth.persistence`
+  return Either.match(resolvePersistence(block, config.userFile ?? "user config", key), {
+    onLeft: Effect.fail,
+    onRight: Effect.succeed
+  })
+}
+
 /**
- * The SQLite database of `auth.persistence`, opened once per server and shared by the token store
- * and the client registry (one layer value, so the build memoizes it).
+ * The database of `auth.persistence` (a SQLite file, or a PostgreSQL schema), opened once per
+ * server and shared by the token store, the client registry and (PostgreSQL) the rate limits:
+ * one layer value, so the build memoizes it.
  */
 export const OAuthDatabaseFromConfig = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) => {
-    const persistence = config.auth.persistence
-    return persistence === undefined
-      ? Layer.fail(
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const persistence = yield* persistenceOf(config)
+    if (persistence === undefined) {
+      return Layer.fail(
         new ConfigError({ file: config.userFile ?? "user config", key: "auth.persistence", message: "not configured", fix: "" })
       )
-      : OAuthDatabaseSqlite({ path: persistence.path, encryptionKey: persistence.encryption_key })
+    }
+    return persistence.type === "sqlite"
+      ? OAuthDatabaseSqlite({ path: persistence.path, encryptionKey: persistence.encryption_key })
+      : OAuthDatabasePostgres({
+        url: persistence.url,
+        encryptionKey: persistence.encryption_key,
+        schema: persistence.schema,
+        poolSize: persistence.pool_size,
+        file: config.userFile ?? "user config"
+      })
   })
 )
 
-/** The token store: in SQLite with `auth.persistence`, else in memory (lost on restart). */
+/** The token store: in SQL (SQLite or PostgreSQL) with `auth.persistence`, else in memory (lost on restart). */
 export const TokenStoreFromConfig = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
-    config.auth.persistence === undefined ? TokenStoreMemory : TokenStoreSqlite.pipe(Layer.provide(OAuthDatabaseFromConfig))
+    config.auth.persistence === undefined ? TokenStoreMemory : SqlTokenStoreWith({}).pipe(Layer.provide(OAuthDatabaseFromConfig))
   )
 )
+
+/** Rate-limit windows: shared in PostgreSQL (the whole deployment counts together), else in this process's memory. */
+export const RateLimitsFromConfig = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) =>
+    config.auth.persistence?.type === "postgres" ? RateLimitsPostgres.pipe(Layer.provide(OAuthDatabaseFromConfig)) : RateLimitsMemory
+  )
+)
+
+/** Whether the store answers, for `/health`: a 2 s ping, shared by the checks of the next second. */
+export const StoreHealthFromConfig = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) =>
+    config.auth.persistence === undefined
+      ? Layer.succeed(StoreHealth, StoreHealth.of({ healthy: Effect.succeed(true) }))
+      : Layer.effect(
+        StoreHealth,
+        Effect.gen(function* () {
+          const db = yield* OAuthDatabase
+          const healthy = yield* Effect.cachedWithTTL(
+            db.ping.pipe(
+              Effect.timeout(HEALTH_TIMEOUT),
+              Effect.as(true),
+              Effect.catchAll((e) => Effect.as(Effect.logWarning(`Health check: the OAuth store does not answer (${e.message})`), false))
+            ),
+            Duration.seconds(1)
+          )
+          return StoreHealth.of({ healthy })
+        })
+      ).pipe(Layer.provide(OAuthDatabaseFromConfig))
+  )
+)
+
+const HEALTH_TIMEOUT = Duration.seconds(2)
 
 /** The authorization server's services, from config. */
 export const OAuthServerFromConfig = Layer.mergeAll(AuthorizationFlowLive, TokenEndpointLive, BearerAuthLive).pipe(
@@ -136,7 +196,7 @@ export const OAuthServerFromConfig = Layer.mergeAll(AuthorizationFlowLive, Token
         }
         return config.auth.persistence === undefined
           ? ClientRegistryLive(options)
-          : ClientRegistryWithStore(options, DynamicClientStoreSqlite).pipe(Layer.provide(OAuthDatabaseFromConfig))
+          : ClientRegistryWithStore(options, DynamicClientStoreSql).pipe(Layer.provide(OAuthDatabaseFromConfig))
       })
     )
   ),
@@ -150,7 +210,10 @@ const OAuthHttpOn = Layer.scoped(
       AppConfig | AuthorizationFlow | TokenEndpoint | BearerAuth | ClientRegistry | OAuthSettings | IdentityProvider
     >()
     const store = yield* TokenStore
-    const { persistence, registration } = (yield* AppConfig).auth
+    const config = yield* AppConfig
+    const { persistence, registration } = config.auth
+    const rateLimits = yield* RateLimits
+    const storeHealthy = (yield* StoreHealth).healthy
     yield* Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       yield* store.sweep(now)
@@ -169,11 +232,11 @@ const OAuthHttpOn = Layer.scoped(
             }),
             makeBearerGuard(options)
           ]),
-          ([{ router, callbackPath }, guard]) => ({ router, guard, callbackPath })
-        ).pipe(Effect.provide(ctx))
+          ([{ router, callbackPath }, guard]) => ({ router, guard, callbackPath, storeHealthy })
+        ).pipe(Effect.provide(ctx), Effect.provideService(RateLimits, rateLimits))
     })
   })
-).pipe(Layer.provide(OAuthServerFromConfig))
+).pipe(Layer.provide(Layer.mergeAll(OAuthServerFromConfig, RateLimitsFromConfig, StoreHealthFromConfig)))
 
 /** OAuthHttp for the configured auth: the whole authorization server, or nothing with `none`. */
 export const OAuthHttpFromConfig = Layer.unwrapEffect(

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted } from "effect"
 import type { UpstreamTokens } from "../../src/domain/oauth/Identity.js"
 import type {
@@ -12,19 +12,32 @@ import { isBase64Url32, sha256Hex } from "../../src/domain/oauth/Tokens.js"
 import { EMPTY_GRANT_GRACE_MS } from "../../src/layers/oauth/store/StoreLimits.js"
 import { TokenStoreMemoryWith, type TokenStoreMemoryOptions } from "../../src/layers/oauth/store/TokenStoreMemory.js"
 import { TokenStoreSqliteWith } from "../../src/layers/oauth/store/TokenStoreSqlite.js"
+import { TokenStorePostgresWith } from "../../src/layers/oauth/store/TokenStorePostgres.js"
 import { TokenStore } from "../../src/services/oauth/TokenStore.js"
-import { TempOAuthDatabase } from "../persistence/TempDatabase.js"
+import { TempOAuthDatabase, TempPostgresDatabase } from "../persistence/TempDatabase.js"
+import { type PostgresCluster, startPostgres } from "../support/Postgres.js"
 
 /**
- * The store contract, run against every `TokenStore` layer: in memory, and SQLite on a fresh temp
- * file per test (`MXCP_TEST_STORE=memory|sqlite` runs one of them only).
+ * The store contract, run against every `TokenStore` layer: in memory, SQLite on a fresh temp
+ * file per test, and PostgreSQL (a throwaway cluster for the file, a fresh schema per test)
+ * (`MXCP_TEST_STORE=memory|sqlite|postgres` runs one of them only).
  */
 type StoreLayer = (options?: TokenStoreMemoryOptions) => Layer.Layer<TokenStore>
 
 const variants: ReadonlyArray<readonly [string, StoreLayer]> = [
   ["TokenStoreMemory", (options = {}) => TokenStoreMemoryWith(options)],
-  ["TokenStoreSqlite", (options = {}) => TokenStoreSqliteWith(options).pipe(Layer.provide(TempOAuthDatabase()))]
+  ["TokenStoreSqlite", (options = {}) => TokenStoreSqliteWith(options).pipe(Layer.provide(TempOAuthDatabase()))],
+  [
+    "TokenStorePostgres",
+    (options = {}) => TokenStorePostgresWith(options).pipe(Layer.provide(TempPostgresDatabase(() => cluster().url)))
+  ]
 ]
+
+let pg: PostgresCluster | undefined
+const cluster = (): PostgresCluster => {
+  if (pg === undefined) throw new Error("the PostgreSQL cluster is not started")
+  return pg
+}
 
 // ---------------------------------------------------------------------------
 // fixtures
@@ -653,6 +666,11 @@ const contract = (name: string, store: StoreLayer): void => {
 }
 
 const only = process.env["MXCP_TEST_STORE"]
-for (const [name, store] of variants) {
-  if (only === undefined || name.toLowerCase().endsWith(only.toLowerCase())) contract(name, store)
+const selected = variants.filter(([name]) => only === undefined || name.toLowerCase().endsWith(only.toLowerCase()))
+if (selected.some(([name]) => name === "TokenStorePostgres")) {
+  beforeAll(async () => {
+    pg = await startPostgres()
+  }, 60_000)
+  afterAll(() => pg?.stop())
 }
+for (const [name, store] of selected) contract(name, store)

@@ -4,7 +4,7 @@ import { Clock, Duration, Effect, Layer, TestClock } from "effect"
 import { AppConfigFromValues } from "../../src/layers/config/AppConfigLive.js"
 import { HttpServerLive } from "../../src/compose/Server.js"
 import { type FakeApp, type FakeProviderName, fakeProviderBlock } from "./fakes/FakeProviders.js"
-import { CONFIG_CLIENT, persistenceFromEnv, writeProjectFiles } from "./OAuthHarness.js"
+import { CONFIG_CLIENT, persistenceFromEnv, persistenceKindFromEnv, postgresPersistence, writeProjectFiles } from "./OAuthHarness.js"
 import { copyExample } from "./Project.js"
 
 export interface InProcessOptions {
@@ -38,9 +38,12 @@ export const inProcessServer = (fake: FakeApp, options: InProcessOptions = {}) =
     const project = copyExample()
     yield* Effect.addFinalizer(() => Effect.sync(project.cleanup))
     writeProjectFiles(project.dir, options.files)
-    const persistence = options.persistence ?? (persistenceFromEnv() && options.auth?.["persistence"] === undefined)
+    const fromEnv = options.persistence === undefined && persistenceFromEnv() && options.auth?.["persistence"] === undefined
+    const persistence = options.persistence ?? fromEnv
     const persistenceBlock = persistence === false
       ? {}
+      : fromEnv && persistenceKindFromEnv() === "postgres"
+      ? { persistence: postgresPersistence() }
       : { persistence: { path: join(project.dir, "state", "oauth.db"), ...(persistence === true ? {} : persistence) } }
     const config = AppConfigFromValues({
       projectRoot: project.dir,

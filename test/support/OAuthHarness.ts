@@ -54,7 +54,7 @@ export interface AuthServer<P extends FakeProviderName = "github"> {
   readonly url: string
   readonly projectDir: string
   readonly configPath: string
-  /** The SQLite file when persistence is on. */
+  /** The SQLite file when persistence is on in SQLite (undefined in PostgreSQL). */
   readonly persistencePath: string | undefined
   /** Stop the server process, the fake and remove the project copy (once, whichever handle). */
   readonly stop: () => Promise<void>
@@ -71,8 +71,32 @@ export interface AuthServer<P extends FakeProviderName = "github"> {
   readonly startPeer: () => Promise<RunningServer>
 }
 
-/** `MXCP_TEST_PERSISTENCE=sqlite`: harness servers keep their OAuth state in SQLite. */
-export const persistenceFromEnv = (): boolean => process.env["MXCP_TEST_PERSISTENCE"] === "sqlite"
+/**
+ * `MXCP_TEST_PERSISTENCE=sqlite` or `postgres`: harness servers keep their OAuth state in SQLite,
+ * or in PostgreSQL (the `oauth-postgres` project's cluster, `MXCP_TEST_PG_URL`).
+ */
+export const persistenceFromEnv = (): boolean => persistenceKindFromEnv() !== undefined
+
+export const persistenceKindFromEnv = (): "sqlite" | "postgres" | undefined => {
+  const kind = process.env["MXCP_TEST_PERSISTENCE"]
+  return kind === "sqlite" || kind === "postgres" ? kind : undefined
+}
+
+/** The key every PostgreSQL harness server shares (instances of one deployment share it). */
+export const PG_HARNESS_KEY = Buffer.alloc(32, 9).toString("base64")
+
+let harnessSchemas = 0
+
+/**
+ * `auth.persistence` values for a server on the `oauth-postgres` cluster: a schema of its own
+ * (peers and restarts reuse the config, so they share it), a small pool.
+ */
+export const postgresPersistence = (): Record<string, string | number> => {
+  const url = process.env["MXCP_TEST_PG_URL"]
+  if (url === undefined) throw new Error("MXCP_TEST_PERSISTENCE=postgres needs MXCP_TEST_PG_URL (the oauth-postgres project's global setup sets it)")
+  const schema = `h_${process.pid}_${++harnessSchemas}_${Math.floor(Math.random() * 1e9)}`
+  return { type: "postgres", url, encryption_key: PG_HARNESS_KEY, schema, pool_size: 4 }
+}
 
 /** A pre-registered confidential client that every harness config carries. */
 export const CONFIG_CLIENT = {
@@ -127,9 +151,15 @@ export const startAuthServer = async <P extends FakeProviderName = "github">(
   const project = copyExample()
   writeProjectFiles(project.dir, options.files)
   const configPath = join(project.dir, "mxcp-user-config.yml")
-  const persistence = options.persistence ?? (persistenceFromEnv() && !(options.authYaml ?? "").includes("persistence:"))
-  const persistencePath = persistence ? join(project.dir, "state", "oauth.db") : undefined
-  const persistenceYaml = persistencePath === undefined ? "" : `          persistence:\n            path: ${persistencePath}\n`
+  const fromEnv = options.persistence === undefined && persistenceFromEnv() && !(options.authYaml ?? "").includes("persistence:")
+  const persistence = options.persistence ?? fromEnv
+  const onPostgres = fromEnv && persistenceKindFromEnv() === "postgres"
+  const persistencePath = persistence && !onPostgres ? join(project.dir, "state", "oauth.db") : undefined
+  const persistenceYaml = onPostgres
+    ? `          persistence:\n${Object.entries(postgresPersistence()).map(([k, v]) => `            ${k}: ${typeof v === "number" ? v : JSON.stringify(v)}\n`).join("")}`
+    : persistencePath === undefined
+    ? ""
+    : `          persistence:\n            path: ${persistencePath}\n`
   const writeConfig = (authYaml: string | undefined) =>
     writeFileSync(
       configPath,

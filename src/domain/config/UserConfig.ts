@@ -15,6 +15,7 @@ import {
   Seconds,
   WholeNumber
 } from "./SiteConfig.js"
+import { DefaultPostgresPoolSize, DefaultPostgresSchema, PoolSize, PostgresSchemaName } from "./PostgresNames.js"
 
 // ---------------------------------------------------------------------------
 // Primitives
@@ -307,14 +308,35 @@ export const DefaultPersistencePath = "~/.mxcp/oauth.db"
 /** Seconds between sweeps of expired OAuth state when `persistence.sweep_interval` is not set. */
 export const DefaultSweepInterval = 60
 
-/** OAuth state in SQLite. The loader expands a leading `~` in `path`. */
-export const PersistenceConfig = Schema.Struct({
-  type: withDefault(Schema.Literal("sqlite"), "sqlite" as const),
-  path: withDefault(NonEmpty, DefaultPersistencePath),
-  /** Key for upstream tokens at rest; when absent one is generated into `<path>.key`. */
+/**
+ * Every key of `auth.persistence`, each optional: which ones apply depends on `type` (checked
+ * after decoding by `resolvePersistence` in `Persistence.ts`, whose errors name the key).
+ */
+const PersistenceFields = Schema.Struct({
+  /** `sqlite` (one file, the default) or `postgres` (shared by several instances). */
+  type: withDefault(Schema.Literal("sqlite", "postgres"), "sqlite" as const),
+  /** sqlite: the database file. The loader expands a leading `~`. */
+  path: Schema.optionalWith(NonEmpty, { exact: true, nullable: true }),
+  /** postgres: a libpq URL (`postgres://user:password@host:5432/database`); never shown in messages. */
+  url: Schema.optionalWith(Secret, { exact: true, nullable: true }),
+  /** Key for upstream tokens at rest. sqlite: generated into `<path>.key` when absent; postgres: required. */
   encryption_key: Schema.optionalWith(EncryptionKey, { exact: true, nullable: true }),
+  /** postgres: the schema holding the tables (default `DefaultPostgresSchema`). */
+  schema: Schema.optionalWith(PostgresSchemaName, { exact: true, nullable: true }),
+  /** postgres: connections per server process (default `DefaultPostgresPoolSize`). */
+  pool_size: Schema.optionalWith(PoolSize, { exact: true, nullable: true }),
   /** Seconds between sweeps of expired codes, tokens and pending flows (default `DefaultSweepInterval`). */
   sweep_interval: Schema.optionalWith(Seconds, { exact: true, nullable: true })
+})
+
+/** OAuth state in SQLite or PostgreSQL, with the defaults of its `type` filled in. */
+export const PersistenceConfig = Schema.transform(PersistenceFields, Schema.typeSchema(PersistenceFields), {
+  strict: true,
+  decode: (p) =>
+    p.type === "sqlite"
+      ? { ...p, path: p.path ?? DefaultPersistencePath }
+      : { ...p, schema: p.schema ?? DefaultPostgresSchema, pool_size: p.pool_size ?? DefaultPostgresPoolSize },
+  encode: (p) => p
 })
 export type PersistenceConfig = typeof PersistenceConfig.Type
 

@@ -2,8 +2,9 @@
  * The bearer check in front of every /mcp request (POST, GET and DELETE alike): our opaque
  * access token, for this server's resource, with the required scopes. Answers 401 (with the
  * `WWW-Authenticate` challenge pointing at the protected resource metadata), 403 for a missing
- * scope, and 429 for an address that sent too many invalid tokens. The caller it lets through is
- * named on the request's access-log line.
+ * scope, 429 for an address that sent too many invalid tokens, and 503 with a JSON-RPC error when
+ * the token store does not answer (the token may be fine: the client retries). The caller it lets
+ * through is named on the request's access-log line.
  */
 import type { HttpServerRequest } from "@effect/platform"
 import { HttpServerResponse } from "@effect/platform"
@@ -19,16 +20,29 @@ import { RequestLog } from "../../services/server/RequestLog.js"
 import { noStore, tooManyRequests } from "../oauth/OAuthResponses.js"
 import { baseUrlFor } from "../server/BaseUrl.js"
 import { clientAddress } from "../server/ClientAddress.js"
-import { makeRateLimiter } from "../server/RateLimiter.js"
+import { RateLimits } from "../../services/server/RateLimits.js"
 import { authInfoOf } from "./SdkAuthInfo.js"
 
 const MINUTE = 60_000
+
+/** The token store did not answer: 503 with a JSON-RPC error (interface.md 4b). */
+const storeUnavailable = HttpServerResponse.unsafeJson(
+  {
+    jsonrpc: "2.0",
+    error: { code: -32000, message: "The authorization server is temporarily unavailable; retry shortly" },
+    id: null
+  },
+  { status: 503, headers: { ...noStore, "retry-after": "5" } }
+)
 
 export const makeBearerGuard = (options: OAuthHttp.RouteOptions) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const bearer = yield* BearerAuth
-    const failedBearerLimiter = makeRateLimiter({ limit: config.auth.rate_limits.failed_bearer, windowMs: MINUTE })
+    const failedBearerLimiter = yield* (yield* RateLimits).make("failed_bearer", {
+      limit: config.auth.rate_limits.failed_bearer,
+      windowMs: MINUTE
+    })
     const trustProxy = config.serve.trustProxy
     const challengeScope = formatScopes(challengeScopes(config.auth.authorization.required_scopes))
 
@@ -47,7 +61,7 @@ export const makeBearerGuard = (options: OAuthHttp.RouteOptions) =>
         // An address that sent too many invalid tokens waits out its minute before any lookup.
         // Nothing is counted yet on the usual path: skip the address and clock entirely.
         let address: string | undefined
-        if (failedBearerLimiter.size() > 0) {
+        if (!failedBearerLimiter.idle()) {
           address = clientAddress(request, trustProxy)
           const wait = failedBearerLimiter.blocked(address, yield* Clock.currentTimeMillis)
           if (wait !== undefined) {
@@ -61,8 +75,17 @@ export const makeBearerGuard = (options: OAuthHttp.RouteOptions) =>
         const result = yield* Effect.either(bearer.authenticate(request.headers["authorization"], base))
         if (Either.isLeft(result)) {
           const e = result.left
+          if (e._tag === "Unavailable") return Either.left<HttpServerResponse.HttpServerResponse>(storeUnavailable)
           if (e._tag === "InvalidToken") {
-            failedBearerLimiter.hit(address ?? clientAddress(request, trustProxy), yield* Clock.currentTimeMillis)
+            // Over the limit (counted by every instance when the store is shared): 429 instead of 401.
+            const counted = failedBearerLimiter.hit(address ?? clientAddress(request, trustProxy), yield* Clock.currentTimeMillis)
+            const wait = yield* counted.pipe(
+              Effect.catchTag("StoreError", (failure) =>
+                Effect.as(Effect.logWarning(`Rate-limit store failure in ${failure.operation}`), undefined))
+            )
+            if (wait !== undefined) {
+              return Either.left<HttpServerResponse.HttpServerResponse>(tooManyRequests(wait, "requests with an invalid token"))
+            }
           }
           const body = e._tag === "NoToken"
             ? { error: "invalid_request", error_description: "Authentication required" }

@@ -32,7 +32,8 @@ import { clientCredentials, triesBasic } from "./ClientAuthentication.js"
 import { decodeParams, decodeSingle, formParams, queryParams, readText, singleValued } from "./OAuthParams.js"
 import { noStore, oauthError, tooManyRequests } from "./OAuthResponses.js"
 import { clientAddress } from "../server/ClientAddress.js"
-import { makeRateLimiter, type RateLimiter } from "../server/RateLimiter.js"
+import { type RateLimit, RateLimits } from "../../services/server/RateLimits.js"
+import type { StoreError } from "../../services/oauth/TokenStore.js"
 import { type BodyTimeout, type BodyTooLarge, closeAfterAnswer } from "../server/RequestBody.js"
 
 const PAGE_HEADERS = {
@@ -158,19 +159,27 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
     const clients = yield* ClientRegistry
     const settings = yield* OAuthSettings
     const provider = yield* IdentityProvider
-    const registerLimiter = makeRateLimiter({ limit: options.registrationsPerMinute ?? 20, windowMs: MINUTE })
+    const rateLimits = yield* RateLimits
+    const registerLimiter = yield* rateLimits.make("register", { limit: options.registrationsPerMinute ?? 20, windowMs: MINUTE })
     const limits = config.auth.rate_limits
-    const authorizeLimiter = makeRateLimiter({ limit: limits.authorize, windowMs: MINUTE })
-    const tokenLimiter = makeRateLimiter({ limit: limits.token, windowMs: MINUTE })
-    const revokeLimiter = makeRateLimiter({ limit: limits.revoke, windowMs: MINUTE })
+    const authorizeLimiter = yield* rateLimits.make("authorize", { limit: limits.authorize, windowMs: MINUTE })
+    const tokenLimiter = yield* rateLimits.make("token", { limit: limits.token, windowMs: MINUTE })
+    const revokeLimiter = yield* rateLimits.make("revoke", { limit: limits.revoke, windowMs: MINUTE })
     const trustProxy = config.serve.trustProxy
     // The server-wide request timeout bounds every request; an OAuth body gets at most 10 s of it.
     const requestTimeout: number | undefined = config.user.transport.http.request_timeout
     const formTimeoutMs = Math.round(Math.min(FORM_TIMEOUT_SECONDS, requestTimeout ?? FORM_TIMEOUT_SECONDS) * 1000)
 
     /** Counts this request against `limiter`; the seconds to wait when over the limit. */
-    const overLimit = (limiter: RateLimiter, request: HttpServerRequest.HttpServerRequest) =>
-      Effect.map(Clock.currentTimeMillis, (now) => limiter.hit(clientAddress(request, trustProxy), now))
+    const overLimit = (limiter: RateLimit, request: HttpServerRequest.HttpServerRequest) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => limiter.hit(clientAddress(request, trustProxy), now))
+
+    /** The shared rate-limit store could not count the request: 503, like any store failure. */
+    const storeDown = (e: StoreError) =>
+      Effect.as(
+        Effect.logError(`Rate-limit store failure in ${e.operation}`),
+        new TemporarilyUnavailable({ description: "The authorization server is temporarily unavailable" })
+      )
 
     const baseOf = (request: HttpServerRequest.HttpServerRequest) =>
       baseUrlFor(config.serve, request.headers, options.boundPort())
@@ -275,7 +284,7 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
         },
         { status: 201, headers: noStore }
       )
-    })
+    }).pipe(Effect.catchTag("StoreError", (e) => Effect.map(storeDown(e), (error) => oauthError(error))))
 
     const respond = (outcome: FlowOutcome, base: string, request: HttpServerRequest.HttpServerRequest) => {
       switch (outcome._tag) {
@@ -299,7 +308,7 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
       decode: (params: UrlParams.UrlParams) => Effect.Effect<A, InvalidRequest>,
       run: (request: A, ctx: FlowContext) => Effect.Effect<FlowOutcome>,
       source: "query" | "form",
-      limiter?: RateLimiter
+      limiter?: RateLimit
     ) =>
       Effect.gen(function* () {
         const request = yield* HttpServerRequest.HttpServerRequest
@@ -320,7 +329,12 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
         if (Either.isLeft(decoded)) return respond({ _tag: "DirectError", error: decoded.left }, base, request)
         const outcome = yield* run(decoded.right, { base, bindingCookie: request.cookies[flowCookieName(base)] })
         return respond(outcome, base, request)
-      })
+      }).pipe(
+        Effect.catchTag("StoreError", (e) =>
+          Effect.flatMap(storeDown(e), (error) =>
+            Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
+              respond({ _tag: "DirectError", error }, baseOf(request), request))))
+      )
 
     /** `/token`: the grant, then the client's credentials, then the token endpoint. */
     const token = (params: UrlParams.UrlParams, authorization: string | undefined, base: string) =>
@@ -360,7 +374,7 @@ export const makeOAuthRoutes = (options: OAuthHttp.RouteOptions) =>
         return yield* (kind === "token" ? token : revoke)(form.right, authorization, base).pipe(
           Effect.catchAll((f) => Effect.succeed(oauthError(f.error, f.clientAuth ? challenge : {})))
         )
-      })
+      }).pipe(Effect.catchTag("StoreError", (e) => Effect.map(storeDown(e), (error) => oauthError(error))))
 
     // Metadata, /register, /token and /revoke answer browsers of any origin (K11); /authorize,
     // /consent and the callback are navigations of the user's own browser and never do.

@@ -102,6 +102,26 @@ const closeWhenBodyUnread = <E, R>(app: Effect.Effect<HttpServerResponse.HttpSer
         ? Effect.succeed(response)
         : Effect.as(closeAfterAnswer(request), HttpServerResponse.setHeader(response, "connection", "close"))))
 
+const healthy = HttpServerResponse.unsafeJson({ status: "ok" }, { headers: { "cache-control": "no-store" } })
+const unhealthy = HttpServerResponse.unsafeJson(
+  { status: "unavailable", error_description: "The OAuth store does not answer" },
+  { status: 503, headers: { "cache-control": "no-store", "retry-after": "5" } }
+)
+
+/**
+ * `GET /health`: 200 `{"status":"ok"}` when the server can serve, 503 when the OAuth store does
+ * not answer (the form for load balancers; `?ready` is the same). `?live` never asks the store:
+ * the process answers (for liveness probes, so a database outage restarts nothing).
+ */
+const health = (oauth: OAuthHttp.Routes | undefined) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const check = oauth?.storeHealthy
+    if (check === undefined) return Effect.succeed(healthy)
+    const q = request.url.indexOf("?")
+    const live = q >= 0 && new URLSearchParams(request.url.slice(q + 1)).has("live")
+    return live ? Effect.succeed(healthy) : Effect.map(check, (ok) => (ok ? healthy : unhealthy))
+  })
+
 const sample = (value: string | undefined) => (value === undefined ? "(none)" : value.slice(0, 100))
 
 /**
@@ -123,7 +143,7 @@ export const makeHttpApp = (mcp: McpHttpHandler, oauth: OAuthHttp.Routes | undef
         onRight: (caller) => mcp.handle(request, caller)
       })))
   const base = HttpRouter.empty.pipe(
-    HttpRouter.get("/health", HttpServerResponse.unsafeJson({ status: "ok" })),
+    HttpRouter.get("/health", health(oauth)),
     HttpRouter.all("/mcp", mcpRoute)
   )
   const router = HttpRouter.withRouterConfig(oauth === undefined ? base : HttpRouter.concat(base, oauth.router), strictRouting)

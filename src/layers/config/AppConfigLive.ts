@@ -7,6 +7,7 @@ import { decodeConfig } from "../../domain/config/ConfigDecode.js"
 import { ConfigError } from "../../domain/config/ConfigError.js"
 import { formatKeyPath, interpolate, type KeyPath } from "../../domain/config/Interpolate.js"
 import { type IgnoredKeys, SiteConfig, SiteIgnoredKeys } from "../../domain/config/SiteConfig.js"
+import { resolvePersistence } from "../../domain/config/Persistence.js"
 import {
   type AuthConfig,
   AuthConfig as AuthConfigSchema,
@@ -221,15 +222,14 @@ export const makeAppConfig = Effect.fn("AppConfig.make")(function*(values: AppCo
   const authKey = `projects.${site.project}.profiles.${profile}.auth`
   const decodedAuth = configured?.auth ?? defaultAuthConfig
   yield* checkProvider(userLabel, authKey, decodedAuth)
-  const auth: AuthConfig = decodedAuth.persistence === undefined
+  const persistence = decodedAuth.persistence
+  if (persistence !== undefined) {
+    const resolved = resolvePersistence(persistence, userLabel, `${authKey}.persistence`)
+    if (Either.isLeft(resolved)) return yield* resolved.left
+  }
+  const auth: AuthConfig = persistence === undefined || persistence.path === undefined
     ? decodedAuth
-    : {
-      ...decodedAuth,
-      persistence: {
-        ...decodedAuth.persistence,
-        path: resolvePath(decodedAuth.persistence.path, projectRoot, homeDir)
-      }
-    }
+    : { ...decodedAuth, persistence: { ...persistence, path: resolvePath(persistence.path, projectRoot, homeDir) } }
 
   const siteProfile = own(site.profiles, profile)
   const dbPath = siteProfile?.duckdb.path ?? `data/db-${profile}.duckdb`

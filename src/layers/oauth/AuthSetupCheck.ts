@@ -2,16 +2,19 @@
  * `mxcp validate`'s look at the selected profile's auth, beyond what loading the config already
  * checks (a complete provider block, every `${VAR}` set): the callback URL to register with the
  * provider, the OAuth state files (read-only: nothing is created), and the production
- * recommendations that are easy to get wrong.
+ * recommendations that are easy to get wrong. With PostgreSQL and `checkConnection`, it connects
+ * and reads the schema version (read-only too: nothing is created or migrated).
  */
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Either, Logger, LogLevel } from "effect"
+import { Effect, Either, Logger, LogLevel, Redacted } from "effect"
 import { ConfigError } from "../../domain/config/ConfigError.js"
+import { postgresTarget, redactedUrl, resolvePersistence } from "../../domain/config/Persistence.js"
 import { ProviderDisplayName } from "../../domain/config/UserConfig.js"
 import { baseUrlFor } from "../../http/server/BaseUrl.js"
 import type { AppConfig } from "../../services/config/AppConfig.js"
 import { isLoopbackName } from "../../http/server/HostChecks.js"
 import { isInsecureBase } from "../server/HttpServeNode.js"
+import { inspectPostgres, LATEST_PG_MIGRATION } from "./store/OAuthDatabasePostgres.js"
 import { inspectStateFiles } from "./store/StateFiles.js"
 import { googleSpec } from "./providers/GoogleProvider.js"
 import { keycloakSpec } from "./providers/KeycloakProvider.js"
@@ -54,7 +57,10 @@ const isPlainRemote = (uri: string): boolean => {
 }
 
 /** The report for `config`'s project and profile; nothing when auth is off. */
-export const checkAuthSetup = (config: AppConfig.Shape): Effect.Effect<AuthSetupReport> =>
+export const checkAuthSetup = (
+  config: AppConfig.Shape,
+  options: { readonly checkConnection?: boolean } = {}
+): Effect.Effect<AuthSetupReport> =>
   Effect.gen(function* () {
     const auth = config.auth
     if (auth.provider === "none") return { lines: ["Auth: none"], warnings: [], problems: [] }
@@ -121,14 +127,61 @@ export const checkAuthSetup = (config: AppConfig.Shape): Effect.Effect<AuthSetup
       }
     }
 
-    if (auth.persistence === undefined) {
+    const stored = auth.persistence
+    const persistence = stored === undefined
+      ? undefined
+      : Either.getOrUndefined(resolvePersistence(stored, config.userFile ?? "user config", `${authKey}.persistence`))
+    if (persistence === undefined) {
       lines.push("OAuth state: in memory (logins and registered clients are lost on restart)")
       warnings.push(`${authKey}.persistence is not set: every restart logs users out (set it for production)`)
-    } else {
-      lines.push(`OAuth state: ${auth.persistence.path}`)
-      const files = yield* inspectStateFiles(auth.persistence.path, auth.persistence.encryption_key)
+    } else if (persistence.type === "sqlite") {
+      lines.push(`OAuth state: ${persistence.path}`)
+      const files = yield* inspectStateFiles(persistence.path, persistence.encryption_key)
       problems.push(...files.problems)
       warnings.push(...files.warnings)
+    } else {
+      const url = Redacted.value(persistence.url)
+      lines.push(`OAuth state: PostgreSQL ${redactedUrl(url)}, schema ${persistence.schema} (shared by every instance)`)
+      if (options.checkConnection === true) {
+        const found = yield* inspectPostgres({ url: persistence.url, encryptionKey: persistence.encryption_key, schema: persistence.schema })
+        const target = postgresTarget(url)
+        const where = target === undefined ? redactedUrl(url) : `${target.host}:${target.port}, database ${target.database}`
+        switch (found._tag) {
+          case "Unreachable":
+            problems.push(
+              new ConfigError({
+                file: config.userFile ?? "user config",
+                key: `${authKey}.persistence.url`,
+                message: `cannot connect to PostgreSQL at ${where}: ${found.reason}`,
+                fix: "check that PostgreSQL runs and accepts this host, and the URL's host, database, user and password"
+              })
+            )
+            break
+          case "Empty":
+            lines.push(`PostgreSQL: connected; schema ${persistence.schema} has no OAuth tables yet (the first server start creates them)`)
+            break
+          case "Found":
+            if (found.version > LATEST_PG_MIGRATION) {
+              problems.push(
+                new ConfigError({
+                  file: config.userFile ?? "user config",
+                  key: `${authKey}.persistence.schema`,
+                  message: `schema ${persistence.schema} has schema version ${found.version}, newer than this mxcp-ts knows (${LATEST_PG_MIGRATION})`,
+                  fix: "run the newer mxcp-ts, or point auth.persistence.schema at another schema"
+                })
+              )
+            } else {
+              lines.push(
+                `PostgreSQL: connected; schema version ${found.version}${
+                  found.version < LATEST_PG_MIGRATION ? ` (the next server start upgrades it to ${LATEST_PG_MIGRATION})` : " (current)"
+                }`
+              )
+            }
+            break
+        }
+      } else {
+        lines.push("PostgreSQL: connection not checked (mxcp validate --check-connection connects and reads the schema version)")
+      }
     }
     return { lines, warnings, problems }
   })

@@ -5,17 +5,23 @@ import { mcpResource } from "../../domain/oauth/Resource.js"
 import { formatScopes, missingScopes } from "../../domain/oauth/Scopes.js"
 import { isBase64Url32, sha256Hex } from "../../domain/oauth/Tokens.js"
 import type { CurrentUser, UpstreamTokens } from "../../domain/oauth/Identity.js"
-import { type Authenticated, BearerAuth, type NoToken } from "../../services/oauth/BearerAuth.js"
+import { type Authenticated, BearerAuth, type NoToken, type Unavailable } from "../../services/oauth/BearerAuth.js"
 import { ClientRegistry } from "../../services/oauth/ClientRegistry.js"
 import { IdentityProvider } from "../../services/oauth/IdentityProvider.js"
 import { OAuthSettings } from "../../services/oauth/OAuthSettings.js"
-import { TokenStore } from "../../services/oauth/TokenStore.js"
+import { type StoreError, TokenStore } from "../../services/oauth/TokenStore.js"
 import { tracingEnabled } from "../server/Tracing.js"
 
 /** Refresh an upstream token this long before it expires. */
 const EXPIRY_SKEW_MS = 30_000
 
 const invalid = (description: string) => new InvalidToken({ description })
+
+/** The store did not answer: the token cannot be checked now (503), which says nothing about it. */
+const storeDown = (e: StoreError) =>
+  Effect.logError(`Token store failure in ${e.operation}`).pipe(
+    Effect.zipRight(Effect.fail<Unavailable>({ _tag: "Unavailable" }))
+  )
 
 export const makeBearerAuth = Effect.gen(function* () {
   // A span per /mcp request only when an application tracer collects it (see Tracing.ts).
@@ -24,48 +30,51 @@ export const makeBearerAuth = Effect.gen(function* () {
   const clients = yield* ClientRegistry
   const provider = yield* IdentityProvider
   const settings = yield* OAuthSettings
-  /** One upstream refresh per grant at a time; concurrent requests wait for it (E43). */
-  const inFlight = new Map<string, Deferred.Deferred<UpstreamTokens | undefined>>()
+  /**
+   * One upstream refresh per grant at a time: concurrent requests of this process wait for it
+   * (E43), and `TokenStore.withGrantLock` extends that to every process sharing the store.
+   */
+  const inFlight = new Map<string, Deferred.Deferred<UpstreamTokens | undefined, StoreError>>()
 
   /**
-   * The refresh itself, run by one request per grant. The grant is read again first: a refresh
-   * that finished after the caller read it has already rotated the upstream refresh token, and
-   * presenting the old one would end the session. Then refreshed upstream and stored before
-   * anyone is answered, so a rotated refresh token is never lost. `undefined`: the session ended.
+   * The refresh itself, run by one request per grant and process, under the grant's lock. The
+   * grant is read again first: a refresh that finished after the caller read it (here or in
+   * another process) has already rotated the upstream refresh token, and presenting the old one
+   * would end the session. Then refreshed upstream and stored before anyone is answered, so a
+   * rotated refresh token is never lost. `undefined`: the session ended.
    */
-  const runRefresh = (grantId: string) =>
-    Effect.gen(function* () {
-      const current = yield* store.getGrant(grantId)
-      if (Option.isNone(current) || current.value.revoked) return undefined
-      const upstream = current.value.upstream
-      const now = yield* Clock.currentTimeMillis
-      const refreshToken = upstream.refreshToken
-      if (upstream.expiresAt === undefined || now < upstream.expiresAt - EXPIRY_SKEW_MS || refreshToken === undefined) {
-        return upstream
-      }
-      return yield* provider.refresh(refreshToken, upstream).pipe(
-        Effect.tap((fresh) =>
-          store.updateGrantUpstream(grantId, fresh).pipe(
-            Effect.catchTag("StoreError", (e) => Effect.logError(`Token store failure in ${e.operation}`))
-          )
-        ),
-        Effect.tap(() => Effect.logDebug("Upstream token refreshed").pipe(Effect.annotateLogs({ provider: provider.name }))),
-        Effect.catchTags({
-          UpstreamGrantRevoked: () =>
-            store.revokeGrant(grantId).pipe(
-              Effect.zipRight(Effect.logInfo("Upstream grant revoked; session ended")),
-              Effect.as(undefined)
-            ),
-          ProviderError: (e) =>
-            Effect.logWarning(`Upstream refresh failed (${e.operation}, ${e.kind}); using the current token`).pipe(
-              Effect.as(upstream)
+  const runRefresh = (grantId: string): Effect.Effect<UpstreamTokens | undefined, StoreError> =>
+    store.withGrantLock(
+      grantId,
+      Effect.gen(function* () {
+        const current = yield* store.getGrant(grantId)
+        if (Option.isNone(current) || current.value.revoked) return undefined
+        const upstream = current.value.upstream
+        const now = yield* Clock.currentTimeMillis
+        const refreshToken = upstream.refreshToken
+        if (upstream.expiresAt === undefined || now < upstream.expiresAt - EXPIRY_SKEW_MS || refreshToken === undefined) {
+          return upstream
+        }
+        return yield* provider.refresh(refreshToken, upstream).pipe(
+          Effect.tap((fresh) =>
+            store.updateGrantUpstream(grantId, fresh).pipe(
+              Effect.catchTag("StoreError", (e) => Effect.logError(`Token store failure in ${e.operation}`))
             )
-        })
-      )
-    }).pipe(
-      Effect.catchTag("StoreError", (e) =>
-        Effect.logError(`Token store failure in ${e.operation}`).pipe(Effect.as(undefined))
-      )
+          ),
+          Effect.tap(() => Effect.logDebug("Upstream token refreshed").pipe(Effect.annotateLogs({ provider: provider.name }))),
+          Effect.catchTags({
+            UpstreamGrantRevoked: () =>
+              store.revokeGrant(grantId).pipe(
+                Effect.zipRight(Effect.logInfo("Upstream grant revoked; session ended")),
+                Effect.as(undefined)
+              ),
+            ProviderError: (e) =>
+              Effect.logWarning(`Upstream refresh failed (${e.operation}, ${e.kind}); using the current token`).pipe(
+                Effect.as(upstream)
+              )
+          })
+        )
+      })
     )
 
   const refreshUpstream = (grant: GrantRecord) =>
@@ -75,7 +84,7 @@ export const makeBearerAuth = Effect.gen(function* () {
       const claim = yield* Effect.sync(() => {
         const existing = inFlight.get(grant.id)
         if (existing !== undefined) return { leader: false, done: existing } as const
-        const done = Deferred.unsafeMake<UpstreamTokens | undefined>(fiberId)
+        const done = Deferred.unsafeMake<UpstreamTokens | undefined, StoreError>(fiberId)
         inFlight.set(grant.id, done)
         return { leader: true, done } as const
       })
@@ -113,13 +122,7 @@ export const makeBearerAuth = Effect.gen(function* () {
       }
       return { rec, grant: grant.value }
     })
-    const { rec, grant } = yield* lookup.pipe(
-      Effect.catchTag("StoreError", (e) =>
-        Effect.logError(`Token store failure in ${e.operation}`).pipe(
-          Effect.zipRight(Effect.fail(invalid("The access token could not be verified")))
-        )
-      )
-    )
+    const { rec, grant } = yield* lookup.pipe(Effect.catchTag("StoreError", storeDown))
     const missing = missingScopes(rec.scopes, settings.requiredScopes)
     if (missing.length > 0) {
       return yield* Effect.fail(
@@ -131,7 +134,7 @@ export const makeBearerAuth = Effect.gen(function* () {
     }
     let upstream: UpstreamTokens | undefined = grant.upstream
     if (upstream.expiresAt !== undefined && now >= upstream.expiresAt - EXPIRY_SKEW_MS) {
-      upstream = yield* refreshUpstream(grant)
+      upstream = yield* refreshUpstream(grant).pipe(Effect.catchTag("StoreError", storeDown))
       if (upstream === undefined) return yield* Effect.fail(invalid("The session has ended; log in again"))
     }
     const profile = grant.user

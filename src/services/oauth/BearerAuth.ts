@@ -18,13 +18,21 @@ export interface NoToken {
   readonly _tag: "NoToken"
 }
 
+/**
+ * The token could not be checked: the store did not answer (PostgreSQL down or unreachable).
+ * Answered 503 (never 401: the token may well be valid), the client retries.
+ */
+export interface Unavailable {
+  readonly _tag: "Unavailable"
+}
+
 export declare namespace BearerAuth {
   export interface Shape {
     /** Validate the `Authorization` header of one /mcp request against `base`'s resource. */
     readonly authenticate: (
       authorization: string | undefined,
       base: string
-    ) => Effect.Effect<Authenticated, NoToken | InvalidToken | MissingScope>
+    ) => Effect.Effect<Authenticated, NoToken | InvalidToken | MissingScope | Unavailable>
   }
 }
 

@@ -20,6 +20,11 @@ export declare namespace OAuthHttp {
     ) => Effect.Effect<Either.Either<McpCaller, HttpServerResponse.HttpServerResponse>>
     /** Where the upstream provider redirects back to. */
     readonly callbackPath: string
+    /**
+     * Whether the OAuth store answers (`/health`): always true in memory; one short round trip to
+     * SQLite or PostgreSQL, shared by the health checks of the next second.
+     */
+    readonly storeHealthy?: Effect.Effect<boolean> | undefined
   }
 
   export interface Shape {

@@ -59,6 +59,14 @@ export declare namespace TokenStore {
     /** The grant, revoked or not (callers check `revoked`). */
     readonly getGrant: (id: string) => Effect.Effect<Option.Option<GrantRecord>, StoreError>
     readonly updateGrantUpstream: (id: string, upstream: UpstreamTokens) => Effect.Effect<void, StoreError>
+    /**
+     * Run `use` holding the grant's refresh lock: exclusive across every process sharing the
+     * store, so one of them refreshes a grant's upstream token while the others wait and then
+     * read what it stored (checklist E43 across instances). PostgreSQL: a row lock held in a
+     * transaction that `use`'s own store calls join. Memory and SQLite: no lock beyond the
+     * caller's in-process single flight.
+     */
+    readonly withGrantLock: <A, E, R>(grantId: string, use: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StoreError, R>
     /** Revoke the grant and delete every code, access and refresh token issued under it. */
     readonly revokeGrant: (id: string) => Effect.Effect<void, StoreError>
     /**

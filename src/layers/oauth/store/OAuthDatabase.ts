@@ -1,6 +1,7 @@
 /**
- * The SQLite database behind the persistent OAuth layers (`TokenStoreSqlite`,
- * `DynamicClientStoreSqlite`): opened once per process and shared by both.
+ * The database behind the persistent OAuth layers (`SqlTokenStore`, `DynamicClientStoreSql`, and
+ * with PostgreSQL the shared rate limits): opened once per process and shared by all of them.
+ * This file has the service and the SQLite opener; `OAuthDatabasePostgres.ts` opens PostgreSQL.
  *
  * Decisions:
  * - `@effect/sql-sqlite-node` (better-sqlite3): one connection per process, statements
@@ -30,13 +31,25 @@ import { StoreError } from "../../../services/oauth/TokenStore.js"
 import { M0001OAuthState } from "./migrations/M0001OAuthState.js"
 import { M0002RefreshRetiredAt } from "./migrations/M0002RefreshRetiredAt.js"
 import { makeSecretBox, type SecretBox } from "./SecretBox.js"
+import type { SqlDialect } from "./TokenStoreSql.js"
 import { loadEncryptionKey, prepareDatabaseFile } from "./StateFiles.js"
 
 export declare namespace OAuthDatabase {
   export interface Shape {
     readonly sql: SqlClient.SqlClient
     readonly box: SecretBox
+    /** For messages: the SQLite file, or the PostgreSQL URL without its password and the schema. */
     readonly path: string
+    /** Which SQL the stores speak (statement text, locking). */
+    readonly dialect: SqlDialect
+    /**
+     * Inside a transaction: take the lock `name`, exclusive across every process on the database,
+     * until the transaction ends. PostgreSQL: an advisory transaction lock (per schema). SQLite:
+     * nothing to do, as long as the transaction's first statement writes (the file's write lock).
+     */
+    readonly exclusive: (name: string) => Effect.Effect<void, SqlError.SqlError>
+    /** One round trip to the database (`/health`). */
+    readonly ping: Effect.Effect<void, StoreError>
   }
 }
 
@@ -136,14 +149,21 @@ export const makeOAuthDatabase = (options: OAuthDatabaseOptions) =>
       })
     )
     yield* Effect.logDebug("OAuth database ready").pipe(Effect.annotateLogs({ path, schema, key_id: box.keyId }))
-    return OAuthDatabase.of({ sql, box, path })
+    return OAuthDatabase.of({
+      sql,
+      box,
+      path,
+      dialect: "sqlite",
+      exclusive: () => Effect.void,
+      ping: Effect.asVoid(sql`SELECT 1`).pipe(Effect.mapError(toStoreError("ping")))
+    })
   })
 
 /** The OAuth database as a layer: opened when built, closed with its scope. */
 export const OAuthDatabaseSqlite = (options: OAuthDatabaseOptions): Layer.Layer<OAuthDatabase, ConfigError> =>
   Layer.scoped(OAuthDatabase, makeOAuthDatabase(options))
 
-/** A driver failure as the store's error; the message names SQLite's error, never a value. */
+/** A driver failure as the store's error; the message names the driver's error, never a value. */
 export const toStoreError = (operation: string) => (e: SqlError.SqlError): StoreError => {
   const cause = e.cause instanceof Error ? `: ${e.cause.message}` : ""
   return new StoreError({ operation, message: `${e.message}${cause}` })

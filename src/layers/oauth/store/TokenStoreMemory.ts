@@ -451,6 +451,8 @@ export const makeTokenStoreMemory = (options: TokenStoreMemoryOptions = {}): Eff
       updateGrantUpstream: fn("TokenStoreMemory.updateGrantUpstream")((id: string, upstream: UpstreamTokens) =>
         Effect.sync(() => s.updateGrantUpstream(id, upstream))
       ),
+      // One process: the caller's in-process single flight is all the exclusion there is to have.
+      withGrantLock: (_grantId, use) => use,
       revokeGrant: fn("TokenStoreMemory.revokeGrant")((id: string) => Effect.sync(() => s.revokeGrant(id))),
       clientInUse: fn("TokenStoreMemory.clientInUse")((clientId: string) => Effect.sync(() => s.clientInUse(clientId))),
       putCode: fn("TokenStoreMemory.putCode")((code: CodeRecord) => Effect.sync(() => s.putCode(code))),
