@@ -1,7 +1,7 @@
 import { homedir } from "node:os"
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Layer, Option } from "effect"
-import { ConfigError, formatConfigError } from "./domain/config/ConfigError.js"
+import { ConfigError, configErrorLines, formatConfigError } from "./domain/config/ConfigError.js"
 import type { LoggingConfig } from "./domain/config/UserConfig.js"
 import { AppConfigFromFiles } from "./layers/config/AppConfigLive.js"
 import { checkAuthSetup } from "./layers/oauth/AuthSetupCheck.js"
@@ -60,7 +60,7 @@ const reportStartupFailure = (e: ConfigError | CatalogError | SqlError | SqlTime
   Effect.gen(function* () {
     switch (e._tag) {
       case "ConfigError":
-        yield* Console.error(`Error: ${formatConfigError(e)}`)
+        for (const line of configErrorLines(e)) yield* Console.error(`Error: ${line}`)
         break
       case "CatalogError":
         for (const p of e.problems) yield* Console.error(`Error: ${p.file}: ${p.message}`)

@@ -249,8 +249,15 @@ export const RateLimitsConfig = Schema.Struct({
 })
 export type RateLimitsConfig = typeof RateLimitsConfig.Type
 
+/**
+ * `auth.mode` (MXCP): `issuer`, the default, is the only mode here: the server is its own
+ * authorization server. (MXCP's `verifier` is refused as not supported; see MxcpKeys.ts.)
+ */
+export const AuthMode = Schema.Literal("issuer")
+
 /** A profile's `auth` section. */
 export const AuthConfig = Schema.Struct({
+  mode: Schema.optionalWith(AuthMode, { exact: true, nullable: true }),
   provider: withDefault(ProviderName, "none" as const),
   clients: withDefault(Schema.Array(ClientConfig), []),
   github: Schema.optionalWith(GitHubConfig, { exact: true, nullable: true }),
