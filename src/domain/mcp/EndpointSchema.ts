@@ -149,7 +149,10 @@ export type ParameterYaml = typeof ParameterYaml.Type
 // ---------------------------------------------------------------------------------------------
 // Endpoint blocks
 
-export const SourceYaml = Mapping({ code: opt(Str), file: opt(Str) })
+const Language = oneOf(["sql", "python"])
+
+/** `source`: inline `code` or a `file`; MXCP also lets `language` stand here (`sql`, the default). */
+export const SourceYaml = Mapping({ code: opt(Str), file: opt(Str), language: opt(Language) })
 export type SourceYaml = typeof SourceYaml.Type
 
 export const ToolAnnotationsYaml = Mapping({
@@ -159,8 +162,6 @@ export const ToolAnnotationsYaml = Mapping({
   idempotentHint: opt(Bool),
   openWorldHint: opt(Bool)
 })
-
-const Language = oneOf(["sql", "python"])
 
 /**
  * mxcp-ts `limits` of a tool or resource: its result cap (rows, bytes of JSON), over the site's
@@ -323,7 +324,8 @@ export const decodeEndpointDocument = (doc: unknown): EndpointDecodeResult => {
   if (kind === undefined) return result(undefined, problems)
 
   const block = doc[kind]
-  if (isRecord(block) && block["language"] === "python") {
+  const source = isRecord(block) ? block["source"] : undefined
+  if (isRecord(block) && (block["language"] === "python" || (isRecord(source) && source["language"] === "python"))) {
     return result(undefined, [], [`${kind} uses language: python, which is not supported; skipped`], "python")
   }
   if (isRecord(block) && block["enabled"] === false) return result(undefined, [], [], "disabled")

@@ -169,7 +169,10 @@ export const makeMcpEndpoints = Effect.gen(function* () {
   }))
   if (sqlTools) {
     for (const t of SQL_TOOLS) {
-      if (!toolsByName.has(t.name)) tools.push(t)
+      if (toolsByName.has(t.name)) continue
+      // MXCP's `sql_tools.<tool>.description` replaces the built-in description.
+      const own = config.site.sql_tools[t.name as "execute_sql_query" | "list_tables" | "get_table_schema"]?.description
+      tools.push(own === undefined ? t : { ...t, description: own })
     }
   }
 
