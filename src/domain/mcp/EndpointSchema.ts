@@ -16,9 +16,9 @@ import type {
   ToolDefinition,
   TypeSpec
 } from "./Endpoint.js"
-import { toInputSchema } from "./InputSchema.js"
+import { toInputSchema, toOutputSchema } from "./InputSchema.js"
 import { describeValue, FORMATS, parameterProblems, typeSpecProblems } from "./Parameters.js"
-import { templatePlaceholders } from "./PromptTemplate.js"
+import { compilePrompt, templatePlaceholders } from "./PromptTemplate.js"
 import { parseUriTemplate, templateVariables } from "./UriTemplate.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -405,6 +405,11 @@ export const endpointProblems = (endpoint: DecodedEndpoint): ReadonlyArray<strin
         if (m.type !== undefined && m.type !== "text") {
           problems.push(`messages[${i}].type: only 'text' messages are supported (got ${describeValue(m.type)})`)
         }
+        const compiled = compilePrompt(m.prompt)
+        if (!compiled.ok) {
+          problems.push(`messages[${i}].prompt: the template does not compile (Jinja syntax): ${compiled.error}`)
+          return
+        }
         for (const name of templatePlaceholders(m.prompt)) {
           if (!declared.has(name)) problems.push(`messages[${i}].prompt: placeholder '{{${name}}}' is not a declared parameter`)
         }
@@ -436,16 +441,19 @@ export const toParameterSpec = (p: ParameterYaml): ParameterSpec => {
 /** The resolved tool; `sql` is the inline code or the contents of `source.file`. */
 export const toToolDefinition = (yaml: ToolYaml, sql: string, file: string): ToolDefinition => {
   const parameters = (yaml.parameters ?? []).map(toParameterSpec)
+  const returns = yaml.return === undefined ? undefined : toTypeSpec(yaml.return)
+  const outputSchema = toOutputSchema(returns)
   return {
     kind: "tool",
     name: yaml.name,
     description: yaml.description ?? "",
     parameters,
-    returns: yaml.return === undefined ? undefined : toTypeSpec(yaml.return),
+    returns,
     sql,
     tags: yaml.tags ?? [],
     annotations: { ...yaml.annotations },
     inputSchema: toInputSchema(parameters),
+    ...(outputSchema === undefined ? {} : { outputSchema }),
     file,
     ...toLimits(yaml.limits)
   }

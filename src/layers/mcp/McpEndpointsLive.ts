@@ -14,8 +14,8 @@ import type {
 } from "../../domain/mcp/Endpoint.js"
 import type { CurrentUser } from "../../domain/oauth/Identity.js"
 import { validateArguments } from "../../domain/mcp/Parameters.js"
-import { shapeResult } from "../../domain/mcp/ResultShape.js"
-import { renderPrompt } from "../../domain/mcp/PromptTemplate.js"
+import { resultText, shapeResult, structuredResult } from "../../domain/mcp/ResultShape.js"
+import { compilePrompt, type PromptTemplate } from "../../domain/mcp/PromptTemplate.js"
 import { matchUri, templateVariables } from "../../domain/mcp/UriTemplate.js"
 import { AppConfig } from "../../services/config/AppConfig.js"
 import { DuckDbSession } from "../../services/duckdb/DuckDbSession.js"
@@ -27,6 +27,7 @@ import {
   McpEndpoints,
   McpProtocolError,
   type PromptInfo,
+  type PromptResult,
   type ResourceInfo,
   type ResourceTemplateInfo,
   type ToolInfo,
@@ -160,11 +161,20 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     ;(templateVariables(r.uri).length === 0 ? staticResources : templatedResources).push(r)
   }
   const promptsByName = new Map<string, PromptDefinition>(catalog.prompts.map((p) => [p.name, p]))
+  // Compiled once; the catalog refused templates that do not compile, so this only guards
+  // definitions built by hand (an embedding app's).
+  const templates = new Map<string, ReadonlyArray<PromptTemplate | string>>(
+    catalog.prompts.map((p) => [p.name, p.messages.map((m) => {
+      const compiled = compilePrompt(m.prompt)
+      return compiled.ok ? compiled.template : compiled.error
+    })])
+  )
 
   const tools: Array<ToolInfo> = catalog.tools.map((t) => ({
     name: t.name,
     description: t.description,
     inputSchema: t.inputSchema,
+    ...(t.outputSchema === undefined ? {} : { outputSchema: t.outputSchema }),
     annotations: Object.keys(t.annotations).length > 0 ? t.annotations : undefined
   }))
   if (sqlTools) {
@@ -312,11 +322,9 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     const shaped = shapeResult(tool.returns, result.right)
     if (Either.isLeft(shaped)) return toolError(shaped.left)
     const value = shaped.right
-    const structured =
-      tool.returns?.type === "object" && value !== null && typeof value === "object" && !Array.isArray(value)
-        ? (value as Record<string, unknown>)
-        : undefined
-    return { content: [{ type: "text", text: textOf(value) }], structuredContent: structured } satisfies ToolResult
+    const structured = structuredResult(tool.returns, value)
+    if (Either.isLeft(structured)) return toolError(structured.left)
+    return { content: [{ type: "text", text: resultText(tool.returns, value) }], structuredContent: structured.right } satisfies ToolResult
   })
 
   const readResource = fnNamed("McpEndpoints.readResource")(function* (uri: string, ctx: CallContext) {
@@ -366,13 +374,26 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     if (Either.isLeft(validated)) {
       return yield* Effect.fail(invalidParams(`Invalid arguments for prompt ${name}: ${validated.left}`))
     }
-    return {
-      description: prompt.description,
-      messages: prompt.messages.map((m) => ({
-        role: m.role,
-        content: { type: "text" as const, text: renderPrompt(m.prompt, validated.right) }
-      }))
+    const compiled = templates.get(name) ?? []
+    const messages: Array<PromptResult["messages"][number]> = []
+    for (const [i, m] of prompt.messages.entries()) {
+      const template = compiled[i]
+      const text = typeof template === "object"
+        ? yield* Effect.try({ try: () => template.render(validated.right), catch: (e) => (e instanceof Error ? e.message : String(e)) })
+          .pipe(Effect.either)
+        : Either.left(template ?? "no template")
+      if (Either.isLeft(text)) {
+        yield* Effect.logWarning("Prompt rendering failed").pipe(Effect.annotateLogs({ prompt: name, message: i }))
+        return yield* Effect.fail(
+          new McpProtocolError({
+            code: JsonRpcCode.InternalError,
+            message: `Prompt ${name}: message ${i} could not be rendered: ${text.left}`
+          })
+        )
+      }
+      messages.push({ role: m.role, content: { type: "text", text: text.right } })
     }
+    return { description: prompt.description, messages }
   })
 
   return McpEndpoints.of({ tools, resources, resourceTemplates, prompts, callTool, readResource, getPrompt })
