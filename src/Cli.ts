@@ -10,6 +10,7 @@ import { LoggerStderr } from "./layers/server/LoggerStderr.js"
 import { McpProjectLive } from "./compose/Project.js"
 import { HttpServerLive } from "./compose/Server.js"
 import { serveStdio } from "./layers/server/StdioServe.js"
+import { callbackHostNote, proxyPinWarning } from "./layers/server/StartupNotes.js"
 import { AppConfig, type ConfigOverrides } from "./services/config/AppConfig.js"
 import { CatalogError } from "./services/mcp/EndpointCatalog.js"
 import { SqlError, SqlTimeout } from "./services/duckdb/DuckDbSession.js"
@@ -124,6 +125,10 @@ const validate = Command.make("validate", { profile, config: configPath }, (opts
     const catalog = yield* Effect.either(loadCatalog({ projectRoot: config.projectRoot, paths: config.site.paths }))
     const auth = yield* checkAuthSetup(config)
     for (const line of auth.lines) yield* Console.log(line)
+    const callbackNote = callbackHostNote(config, config.serve.port)
+    if (callbackNote !== undefined) yield* Console.log(callbackNote)
+    const pinWarning = proxyPinWarning(config)
+    if (pinWarning !== undefined) yield* Console.error(pinWarning)
     if (Either.isRight(catalog)) for (const w of catalog.right.warnings) yield* Console.error(`Warning: ${w}`)
     for (const w of auth.warnings) yield* Console.error(`Warning: ${w}`)
     const catalogProblems = Either.isLeft(catalog) ? catalog.left.problems : []

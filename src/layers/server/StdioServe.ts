@@ -1,6 +1,9 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import { AppConfig } from "../../services/config/AppConfig.js"
+import { EndpointCatalog } from "../../services/mcp/EndpointCatalog.js"
 import { McpServerFactory } from "../../services/mcp/McpServerFactory.js"
+import { startupSummary } from "./StartupNotes.js"
 
 /**
  * Serve MCP over stdin/stdout until stdin closes (or the fiber is interrupted). Nothing else may
@@ -14,7 +17,11 @@ export const serveStdio = Effect.gen(function* () {
     Effect.promise(() => server.connect(transport)),
     () => Effect.promise(() => server.close().catch(() => undefined))
   )
-  yield* Effect.logInfo("MCP server ready on stdio")
+  const config = yield* Effect.serviceOption(AppConfig)
+  const catalog = yield* Effect.serviceOption(EndpointCatalog)
+  yield* Effect.logInfo(
+    Option.isSome(config) ? `MCP server ready on stdio (${startupSummary(config.value, catalog)})` : "MCP server ready on stdio"
+  )
   yield* Effect.async<void>((resume) => {
     const done = () => resume(Effect.void)
     process.stdin.once("end", done)
