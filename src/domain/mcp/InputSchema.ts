@@ -16,15 +16,17 @@ export interface InputSchema {
   readonly [k: string]: unknown
 }
 
-/**
- * The JSON Schema of a type spec. With `nullInside`, every nested value (items, properties) also
- * admits `null`, as SQL results do: `type: [t, "null"]`, and `null` added to an `enum`.
- */
 /** Output schema for MCP `tools/list` (always an object schema). */
 export interface OutputSchema {
   readonly type: "object"
   readonly [k: string]: unknown
 }
+
+/**
+ * The JSON Schema of a type spec (`nullable`: this value admits `null`). With `nullInside`, every
+ * nested value (items, properties) also admits `null`, as SQL results do: `type: [t, "null"]`,
+ * and `null` added to an `enum`.
+ */
 
 const typeSchema = (spec: TypeSpec, nullable = false, nullInside = false): Record<string, unknown> => {
   const out: Record<string, unknown> = { type: nullable ? [spec.type, "null"] : spec.type }

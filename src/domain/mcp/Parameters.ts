@@ -195,14 +195,7 @@ const checkType = (spec: TypeSpec, value: unknown): string | undefined => {
  * `nullInside`, a nested value (an item, a property) may be `null` whatever its type: SQL results
  * (see `returnValueProblems`).
  */
-const checkValue = (
-  spec: TypeSpec,
-  value: unknown,
-  path: string,
-  faults: Array<Fault>,
-  withEnum = true,
-  nullInside = false
-): void => {
+const checkValue = (spec: TypeSpec, value: unknown, path: string, faults: Array<Fault>, withEnum = true, nullInside = false): void => {
   const typeFault = checkType(spec, value)
   if (typeFault !== undefined) {
     faults.push({ path, text: typeFault })
@@ -272,8 +265,7 @@ const checkValue = (
       const sub = Object.hasOwn(properties, key) ? properties[key] : undefined
       if (sub !== undefined) {
         if (!(nullInside && v === null)) checkValue(sub, v, `${path}.${key}`, faults, true, nullInside)
-      }
-      else if (spec.additionalProperties === false) {
+      } else if (spec.additionalProperties === false) {
         faults.push({ path: `${path}.${key}`, text: "is not an allowed property" })
       }
     }
