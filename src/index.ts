@@ -2,7 +2,7 @@
  * Embedding API: the service tags and named layers, so another Effect application can build the
  * whole server (or only the catalog + DuckDB) from its own layer graph.
  */
-export { ConfigError, formatConfigError } from "./domain/config/ConfigError.js"
+export { ConfigError, configErrorLines, formatConfigError, type ConfigProblem } from "./domain/config/ConfigError.js"
 export type * from "./domain/mcp/Endpoint.js"
 export { AppConfig, type ConfigOverrides, type ServeSettings } from "./services/config/AppConfig.js"
 export {

@@ -11,7 +11,8 @@ cli(process.argv).pipe(
     // else is a bug and is printed in full.
     disableErrorReporting: true,
     teardown: (exit, onExit) => {
-      if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return onExit(0)
+      if (Exit.isSuccess(exit)) return onExit(typeof exit.value === "number" ? exit.value : 0)
+      if (Cause.isInterruptedOnly(exit.cause)) return onExit(0)
       const failure = Cause.failureOption(exit.cause)
       if (failure._tag === "Some" && failure.value instanceof ExitWith) return onExit(failure.value.code)
       process.stderr.write(`${Cause.pretty(exit.cause)}\n`)

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs"
 import { availableParallelism } from "node:os"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { ConfigError } from "../domain/config/ConfigError.js"
 import { DEFAULT_QUERY_TIMEOUT, memoryLimitSetting } from "../domain/config/SiteConfig.js"
 import { AppConfig } from "../services/config/AppConfig.js"
@@ -11,11 +11,16 @@ import { EndpointCatalogFiles } from "../layers/mcp/EndpointCatalogFiles.js"
 import { McpEndpointsLive } from "../layers/mcp/McpEndpointsLive.js"
 import { McpServerSdk } from "../layers/mcp/McpServerSdk.js"
 
-/** The endpoint catalog of the configured project (paths from `mxcp-site.yml`). */
+/**
+ * The endpoint catalog of the configured project (paths from `mxcp-site.yml`). Its warnings (files
+ * skipped, keys ignored: what `validate` prints) are logged once, when it is loaded.
+ */
 export const EndpointCatalogFromConfig = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     EndpointCatalogFiles({ projectRoot: config.projectRoot, paths: config.site.paths })
   )
+).pipe(
+  Layer.tap((context) => Effect.forEach(Context.get(context, EndpointCatalog).warnings, (w) => Effect.logWarning(w), { discard: true }))
 )
 
 /**

@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { AppConfigFromFiles, AppConfigFromValues, loadAppConfig } from "../../src/layers/config/AppConfigLive.js"
 import { AppConfig } from "../../src/services/config/AppConfig.js"
+import { configErrorLines } from "../../src/domain/config/ConfigError.js"
 import {
   formatConfigError,
   GitHubExampleUserConfig,
@@ -283,7 +284,7 @@ describe("AppConfigFromFiles: provider blocks", () => {
     Effect.gen(function*() {
       const root = yield* tempDir
       const { homeDir, projectDir } = project(root, SiteMinimal)
-      writeUserConfig(homeDir, authYaml("other", "provider: github\n"))
+      writeUserConfig(homeDir, `${authYaml("other", "provider: github\n")}      default:\n`)
       const config = yield* loadAppConfig(overrides(projectDir, homeDir))
       expect(config.auth.provider).toBe("none")
     }))
@@ -307,6 +308,7 @@ profiles:
   mem:
     duckdb:
       path: ":memory:"
+  other:
 `
   const user = `mxcp: 1
 transport:
@@ -422,26 +424,56 @@ projects:
       expect(config.auth.persistence?.path).toBe(path.join(homeDir, ".mxcp", "oauth.db"))
     }))
 
-  it.scoped("a project or profile named like an Object.prototype member is just not configured", () =>
+  it.scoped("a project or profile named like an Object.prototype member is never found on the prototype", () =>
     Effect.gen(function*() {
       const root = yield* tempDir
       const { homeDir, projectDir } = project(root, "mxcp: 1\nproject: constructor\n")
       writeUserConfig(homeDir, authYaml("default", "provider: none\n", "other"))
-      const config = yield* loadAppConfig(overrides(projectDir, homeDir, { profile: "toString" }))
-      expect(config.auth.provider).toBe("none")
-      expect(config.duckdb.path).toBe(path.join(projectDir, "data", "db-toString.duckdb"))
+      const e = yield* loadError(overrides(projectDir, homeDir, { profile: "toString" }))
+      const lines = configErrorLines(e)
+      expect(lines.some((l) => l.includes('unknown profile "toString"'))).toBe(true)
+      expect(lines.some((l) => l.includes('no project "constructor"') && l.includes("this file has: other"))).toBe(true)
     }))
 
-  it.scoped("warns when the user config has the project but not the selected profile", () =>
+  it.scoped("Unknown profile: --profile nosuch is an error naming the profiles that exist (site and user config)", () =>
     Effect.gen(function*() {
       const root = yield* tempDir
-      const { homeDir, projectDir } = project(root, SiteMinimal)
+      const { homeDir, projectDir } = project(root, site)
+      const file = writeUserConfig(homeDir, user)
+      const e = yield* loadError(overrides(projectDir, homeDir, { profile: "nosuch" }))
+      expect(e.file).toBe(path.join(projectDir, "mxcp-site.yml"))
+      expect(e.message).toBe('unknown profile "nosuch"; the profiles of project demo are: staging, prod, mem, other')
+      expect(configErrorLines(e)).toHaveLength(1)
+      // A profile only the user config has is a profile too.
+      const onlyUser = yield* loadAppConfig(overrides(projectDir, homeDir, { profile: "prod" }))
+      expect(onlyUser.profile).toBe("prod")
+      expect(file).toContain("config.yml")
+    }))
+
+  it.scoped("Unknown profile: a user config with the project but not the selected profile is an error naming its profiles", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const { homeDir, projectDir } = project(root, "mxcp: 1\nproject: demo\nprofiles:\n  prd:\n")
       const file = writeUserConfig(homeDir, authYaml("prod", "provider: none\n"))
-      const config = yield* loadAppConfig(overrides(projectDir, homeDir, { profile: "prd" }))
-      expect(config.auth.provider).toBe("none")
-      expect(config.warnings).toHaveLength(1)
-      expect(config.warnings[0]).toContain(file)
-      expect(config.warnings[0]).toContain("projects.demo.profiles.prd")
+      const e = yield* loadError(overrides(projectDir, homeDir, { profile: "prd" }))
+      expect(e.file).toBe(file)
+      expect(e.key).toBe("projects.demo.profiles")
+      expect(e.message).toBe('no profile "prd" for project demo; this file has: prod')
+    }))
+
+  it.scoped("Unknown profile: a user config copied from the guide (my_project/dev) in another project is an error, not auth off", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir
+      const { homeDir, projectDir } = project(root, "mxcp: 1\nproject: quickstart\n")
+      const file = writeUserConfig(homeDir, GitHubExampleUserConfig)
+      const e = yield* loadError(overrides(projectDir, homeDir, { env: { GITHUB_CLIENT_ID: "i", GITHUB_CLIENT_SECRET: "s" } }))
+      expect(e.file).toBe(file)
+      expect(e.key).toBe("projects")
+      expect(e.message).toContain('no project "quickstart"')
+      expect(e.message).toContain("this file has: my_project")
+      // A user config without projects at all is fine: auth off, as documented.
+      writeUserConfig(homeDir, "mxcp: 1\n")
+      expect((yield* loadAppConfig(overrides(projectDir, homeDir))).auth.provider).toBe("none")
     }))
 })
 

@@ -152,19 +152,32 @@ describe("Host header checks (DNS rebinding)", () => {
       expect(yield* metadataStatus(listed.url, "attacker.example")).toBe(403)
     }))
 
-  it.scoped("trust_proxy: the Host header is still what is checked, never X-Forwarded-Host", () =>
+  it.scoped("trust_proxy: Host is what is checked; it passes when equal to X-Forwarded-Host (interface.md section 5), never by X-Forwarded-Host alone", () =>
     Effect.gen(function* () {
       const fake = yield* scopedFakeGitHub()
       const { url } = yield* inProcessServer(fake, { http: { trust_proxy: true } })
       const forwarded = { "x-forwarded-host": "mcp.example.com", "x-forwarded-proto": "https" }
-      // A proxy that passes its public name as Host needs base_url or allowed_hosts...
-      const refused = yield* request(url, "/.well-known/oauth-authorization-server", "mcp.example.com", { headers: forwarded })
-      expectHostForbidden(refused, "proxied Host without allow-list")
+      // The proxy passes its public name as Host and as X-Forwarded-Host (the documented nginx
+      // block): accepted with nothing else set, and BASE is the public URL.
+      const proxied = yield* request(url, "/.well-known/oauth-authorization-server", "mcp.example.com", { headers: forwarded })
+      expect(proxied.status).toBe(200)
+      expect(proxied.json?.["issuer"]).toBe("https://mcp.example.com")
+      // The public name as Host without the matching X-Forwarded-Host still needs base_url or allowed_hosts.
+      for (const headers of [{}, { "x-forwarded-host": "other.example" }, { "x-forwarded-host": "mcp.example.com:8443" }]) {
+        const refused = yield* request(url, "/.well-known/oauth-authorization-server", "mcp.example.com", { headers })
+        expectHostForbidden(refused, `proxied Host with ${JSON.stringify(headers)}`)
+      }
       // ...and a page cannot get in by naming an allowed host in X-Forwarded-Host.
       const spoofed = yield* request(url, "/.well-known/oauth-authorization-server", "attacker.example", {
         headers: { "x-forwarded-host": "localhost" }
       })
       expectHostForbidden(spoofed, "X-Forwarded-Host is not the Host")
+      // Without trust_proxy the forwarded header means nothing.
+      const plain = yield* inProcessServer(fake)
+      expectHostForbidden(
+        yield* request(plain.url, "/.well-known/oauth-authorization-server", "mcp.example.com", { headers: forwarded }),
+        "no trust_proxy"
+      )
       // With the proxied name listed, the forwarded headers make BASE as usual.
       const listed = yield* inProcessServer(fake, { http: { trust_proxy: true, allowed_hosts: ["mcp.example.com"] } })
       const ok = yield* request(listed.url, "/.well-known/oauth-authorization-server", "mcp.example.com", { headers: forwarded })

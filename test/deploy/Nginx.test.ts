@@ -4,7 +4,8 @@
  * server emits is the external https one, and the whole MCP SDK client OAuth flow and the
  * session's SSE stream work through the proxy.
  */
-import { createServer, type Server } from "node:http"
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest, type Server } from "node:http"
+import { request as httpsRequest } from "node:https"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
@@ -45,6 +46,32 @@ const startSseUpstream = async () => {
   }
 }
 
+/** A request to nginx on 127.0.0.1:`port` with the `Host` a browser at `host` would send (fetch cannot). */
+const viaNginxAs = (
+  nginx: RunningNginx,
+  port: number,
+  host: string,
+  path: string,
+  init: { readonly method?: string; readonly headers?: Readonly<Record<string, string>>; readonly body?: string } = {}
+): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> =>
+  new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...init.headers, host }
+    if (init.body !== undefined) headers["content-length"] = String(Buffer.byteLength(init.body))
+    const options = { host: "127.0.0.1", port, path, method: init.method ?? "GET", headers }
+    const onResponse = (res: IncomingMessage) => {
+      let text = ""
+      res.setEncoding("utf8")
+      res.on("data", (d: string) => (text += d))
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }))
+    }
+    // The test certificate names localhost and 127.0.0.1; the Host header is the public name.
+    const req = nginx.tls
+      ? httpsRequest({ ...options, ca: nginx.ca, servername: "localhost" }, onResponse)
+      : httpRequest(options, onResponse)
+    req.on("error", reject)
+    req.end(init.body)
+  })
+
 /** Read a response body until `pattern` shows up (or the stream ends, or `ms` pass). */
 const readUntil = async (res: Response, pattern: RegExp, ms: number): Promise<{ text: string; ended: boolean }> => {
   const reader = res.body!.getReader()
@@ -74,6 +101,7 @@ describe("behind nginx (TLS termination, trust_proxy)", () => {
   let nginx: RunningNginx
   let sse: Awaited<ReturnType<typeof startSseUpstream>>
   let external: string
+  let publicNamePort: number
   const httpsFetch: typeof fetch = (input, init) => nginx.fetch(input, init)
 
   beforeAll(async () => {
@@ -88,10 +116,13 @@ describe("behind nginx (TLS termination, trust_proxy)", () => {
         user: { login: "proxied", id: 777, name: "Proxied User", email: "proxied@example.com" }
       }
     })
+    publicNamePort = await freePort()
     nginx = await startNginx({
       sites: [
         { publicPort, upstreamPort: Number(new URL(auth.url).port) },
-        { publicPort: await freePort(), upstreamPort: sse.port }
+        { publicPort: await freePort(), upstreamPort: sse.port },
+        // The same server under a public name (authentication.md's Option 2, nothing else set).
+        { publicPort: publicNamePort, upstreamPort: Number(new URL(auth.url).port), serverName: "mcp.example.com" }
       ]
     })
     expect(nginx.origin(0)).toBe(external)
@@ -130,6 +161,47 @@ describe("behind nginx (TLS termination, trust_proxy)", () => {
     // Direct to the server (no forwarded headers) it is still its own loopback URL.
     const direct = (await (await fetch(`${auth.url}/.well-known/oauth-authorization-server`)).json()) as { issuer: string }
     expect(direct.issuer).toBe(auth.url)
+  })
+
+  it("Option 2 behind a proxy on the same host: with only trust_proxy, Host = X-Forwarded-Host is accepted; the Origin check on /mcp still applies", async () => {
+    // Without openssl the documented block still says X-Forwarded-Proto https (see Nginx.ts).
+    const publicBase = `https://mcp.example.com:${publicNamePort}`
+    const metadata = await viaNginxAs(nginx, publicNamePort, "mcp.example.com", "/.well-known/oauth-authorization-server")
+    expect(metadata.status, metadata.text).toBe(200)
+    expect(JSON.parse(metadata.text)).toMatchObject({ issuer: publicBase, token_endpoint: `${publicBase}/token` })
+    const ping = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" })
+    const mcpHeaders = { "content-type": "application/json", accept: MCP_ACCEPT }
+    // A browser page of the public origin passes the Origin check (and then needs a token)...
+    const own = await viaNginxAs(nginx, publicNamePort, "mcp.example.com", "/mcp", {
+      method: "POST",
+      headers: { ...mcpHeaders, origin: publicBase },
+      body: ping
+    })
+    expect(own.status, own.text).toBe(401)
+    expect(own.headers["www-authenticate"]).toContain(`resource_metadata="${publicBase}/.well-known/oauth-protected-resource/mcp"`)
+    // ...a foreign one does not.
+    const foreign = await viaNginxAs(nginx, publicNamePort, "mcp.example.com", "/mcp", {
+      method: "POST",
+      headers: { ...mcpHeaders, origin: "https://evil.example" },
+      body: ping
+    })
+    expect(foreign.status, foreign.text).toBe(403)
+    expect(JSON.parse(foreign.text)).toMatchObject({ jsonrpc: "2.0", error: { code: -32000 } })
+    // Straight to the server, the public name without the proxy's matching X-Forwarded-Host is refused.
+    for (const headers of [{}, { "x-forwarded-host": "other.example" }]) {
+      const direct = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          { host: "127.0.0.1", port: Number(new URL(auth.url).port), path: "/.well-known/oauth-authorization-server", headers: { ...headers, host: "mcp.example.com" } },
+          (res) => {
+            res.resume()
+            resolve(res.statusCode ?? 0)
+          }
+        )
+        req.on("error", reject)
+        req.end()
+      })
+      expect(direct, JSON.stringify(headers)).toBe(403)
+    }
   })
 
   it("consent page, __Host- Secure flow cookie, and the upstream redirect_uri = external BASE + callback_path", async () => {

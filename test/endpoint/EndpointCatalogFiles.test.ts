@@ -515,3 +515,16 @@ describe("layers", () => {
       expect(catalog).toEqual({ tools: [], resources: [], prompts: [], warnings: ["w"] })
     }))
 })
+
+describe("loadCatalog: MXCP source.language", () => {
+  it.effect("MXCP keys: tool.source.language: sql is accepted; source.language: python is skipped with a warning", () =>
+    Effect.gen(function* () {
+      const catalog = yield* load({
+        "tools/a.yml": tool("name: a\ndescription: d\nsource:\n  language: sql\n  code: SELECT 1 AS x"),
+        "tools/p.yml": tool("name: p\ndescription: d\nsource:\n  language: python\n  file: ../python/p.py")
+      })
+      expect(catalog.tools.map((t) => t.name)).toEqual(["a"])
+      expect(catalog.warnings.join("\n")).toMatch(/tools\/p\.yml: tool uses language: python, which is not supported; skipped/)
+    })
+  )
+})

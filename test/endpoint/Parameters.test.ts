@@ -42,9 +42,9 @@ describe("toInputSchema", () => {
       type: "object",
       properties: {
         q: { type: "string", description: "query", minLength: 1, maxLength: 50, pattern: "^[a-z]+$" },
-        when: { type: "string", format: "date-time", default: null },
+        when: { type: "string", format: "date-time" },
         limit: { type: "integer", minimum: 1, maximum: 100, examples: [10], default: 10 },
-        status: { type: "string", enum: ["open", "closed"], default: null },
+        status: { type: "string", enum: ["open", "closed"] },
         tags: { type: "array", items: { type: "string", format: "email" }, minItems: 1, maxItems: 3, uniqueItems: true },
         filter: {
           type: "object",
@@ -56,6 +56,14 @@ describe("toInputSchema", () => {
       required: ["q", "tags", "filter"],
       additionalProperties: false
     })
+  })
+
+  it("Input schema: a default: null is not published (no \"type\":\"string\",\"default\":null contradiction); the parameter is optional", () => {
+    const schema = toInputSchema([param("since", { type: "string", format: "date" }, { default: null }), param("n", { type: "integer" }, { default: 5 })])
+    expect(schema.properties["since"]).toEqual({ type: "string", format: "date" })
+    expect(schema.properties["n"]).toEqual({ type: "integer", default: 5 })
+    expect(schema.required).toEqual([])
+    expect(JSON.stringify(schema)).not.toContain('"default":null')
   })
 
   it("no parameters", () => {

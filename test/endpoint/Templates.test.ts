@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import { renderPrompt, templatePlaceholders } from "../../src/domain/mcp/PromptTemplate.js"
+import { compilePrompt, renderPrompt, templatePlaceholders } from "../../src/domain/mcp/PromptTemplate.js"
 import { matchUri, parseUriTemplate, templateVariables } from "../../src/domain/mcp/UriTemplate.js"
 
 describe("renderPrompt", () => {
@@ -12,14 +12,27 @@ describe("renderPrompt", () => {
       '[][false][1.5][{"x":[1]}]'
     )
   })
-  it("leaves unknown placeholders and non-placeholders as written", () => {
-    expect(renderPrompt("{{ missing }} {{a.b}} {% if x %} {x}", { x: 1 })).toBe("{{ missing }} {{a.b}} {% if x %} {x}")
+  it("Prompts with Jinja: {% if %}, {% for %}, filters, attribute access; missing values are empty, autoescape is off", () => {
+    const text = "{% if urgent %}URGENT: {% endif %}{{ title | upper }} by {{ who.name | default('someone') }}" +
+      "{% for t in tags %} #{{ t }}{% if not loop.last %},{% endif %}{% endfor %}{{ missing }} <{{ html }}>"
+    expect(renderPrompt(text, { urgent: true, title: "db down", who: {}, tags: ["ops", "db"], html: "a & <b>" }))
+      .toBe("URGENT: DB DOWN by someone #ops, #db <a & <b>>")
+    expect(renderPrompt("{% if x %}yes{% else %}no{% endif %} {{ None }}{{ True }}", { x: false })).toBe("no true")
   })
   it("does not re-expand substituted text and takes $ literally", () => {
     expect(renderPrompt("{{a}} {{b}}", { a: "{{b}}", b: "$& $1" })).toBe("{{b}} $& $1")
   })
-  it("lists placeholders once each, in order", () => {
-    expect(templatePlaceholders("{{b}} {{ a }} {{b}} {{1x}}")).toEqual(["b", "a"])
+  it("Prompts with Jinja: a template that does not compile says why; include/import read no file", () => {
+    const broken = compilePrompt("{% if x %}no end")
+    expect(broken.ok).toBe(false)
+    expect(!broken.ok && broken.error).toContain("endif")
+    expect(() => renderPrompt('{% include "/etc/passwd" %}', {})).toThrow(/template not found/)
+  })
+  it("lists the variables a template reads, once each, in order; not the ones it binds, filters or loop", () => {
+    expect(templatePlaceholders("{{b}} {{ a }} {{b}}")).toEqual(["b", "a"])
+    expect(templatePlaceholders("{% for t in tags %}{{ t | upper }}{{ loop.index }}{% endfor %}{% set z = q %}{{ z }}{{ u.name }}"))
+      .toEqual(["tags", "q", "u"])
+    expect(templatePlaceholders("{{1x}}")).toEqual([])
   })
 })
 

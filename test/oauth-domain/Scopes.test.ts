@@ -66,8 +66,10 @@ describe("grantScopes", () => {
     expect(granted("write mxcp:access write", allowed)).toStrictEqual(Either.right(["write", "mxcp:access"]))
   })
 
-  it("B17 scopes beyond the client's allowed set → invalid_scope (never widened)", () => {
-    for (const req of ["admin", "read admin", "READ", "mxcp:access read write delete", "read\"x"]) {
+  it("B17 scopes beyond the client's allowed set are left out (never widened); nothing allowed → invalid_scope", () => {
+    // interface.md section 4: a token's scopes = requested ∩ allowed. Only an empty
+    // intersection (or a malformed scope) is invalid_scope.
+    for (const req of ["admin", "READ", "admin delete", "read\"x", "mxcp:access read\"x"]) {
       const r = grantScopes(req, allowed)
       expect(Either.isLeft(r), req).toBe(true)
       if (Either.isLeft(r)) {
@@ -75,27 +77,41 @@ describe("grantScopes", () => {
         expect(r.left.status).toBe(400)
       }
     }
-    const r = grantScopes("read admin", allowed)
+    const r = grantScopes("admin delete", allowed)
     expect(Either.isLeft(r) && r.left.description).toContain("admin")
+    expect(granted("read admin", allowed)).toStrictEqual(Either.right(["read"]))
+    expect(granted("mxcp:access read write delete", allowed)).toStrictEqual(Either.right(["mxcp:access", "read", "write"]))
   })
 
-  it("E39 refresh: narrower allowed, wider refused (allowed = originally granted)", () => {
+  it("Scope intersection: requested ∩ allowed, in the requested order; an empty intersection is invalid_scope", () => {
+    expect(granted("mxcp:admin mxcp:access", ["mxcp:access"])).toStrictEqual(Either.right(["mxcp:access"]))
+    expect(granted("write admin read", allowed)).toStrictEqual(Either.right(["write", "read"]))
+    const empty = grantScopes("mxcp:admin", ["mxcp:access"])
+    expect(Either.isLeft(empty) && empty.left.errorCode).toBe("invalid_scope")
+    // A client allowed nothing gets nothing, and asking for anything is refused.
+    expect(granted(undefined, [])).toStrictEqual(Either.right([]))
+    expect(Either.isLeft(grantScopes("mxcp:access", []))).toBe(true)
+  })
+
+  it("E39 refresh: narrower allowed, wider cut back to the original grant (allowed = originally granted)", () => {
     const original = ["mxcp:access", "read"]
     expect(granted("read", original)).toStrictEqual(Either.right(["read"]))
-    expect(Either.isLeft(grantScopes("read write", original))).toBe(true)
+    expect(granted("read write", original)).toStrictEqual(Either.right(["read"]))
+    expect(Either.isLeft(grantScopes("write", original))).toBe(true)
   })
 
-  it.prop("the granted set is always within the allowed set", [
+  it.prop("the granted set is always requested ∩ allowed (or everything allowed when nothing is requested)", [
     FastCheck.uniqueArray(scopeArb, { maxLength: 6 }),
     FastCheck.option(FastCheck.array(scopeArb, { maxLength: 6 }), { nil: undefined })
   ], ([allowedScopes, requested]) => {
     const raw = requested === undefined ? undefined : requested.join(" ")
     const r = grantScopes(raw, allowedScopes)
-    const beyond = (requested ?? []).some((s) => !allowedScopes.includes(s))
-    expect(Either.isLeft(r)).toBe(beyond)
+    const asked = [...new Set(requested ?? [])]
+    const both = asked.filter((s) => allowedScopes.includes(s))
+    expect(Either.isLeft(r)).toBe(asked.length > 0 && both.length === 0)
     if (Either.isRight(r)) {
       for (const s of r.right) expect(allowedScopes).toContain(s)
-      if (requested !== undefined && requested.length > 0) expect(Array.from(r.right)).toEqual([...new Set(requested)])
+      expect(Array.from(r.right)).toEqual(asked.length > 0 ? both : allowedScopes)
     }
   })
 })

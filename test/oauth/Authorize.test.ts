@@ -227,21 +227,23 @@ describe("B. /authorize (real server on loopback)", () => {
       await expectConsentPage(authorizeUrl(auth.url, { client_id: https.id, redirect_uri: HTTPS_CB, state: STATE, resource: `${auth.url}/mcp` }))
     }))
 
-  it("B17 scopes beyond the client's allowed set are invalid_scope, never widened", async () => {
+  it("B17 scopes beyond the client's allowed set are never granted: cut to the intersection; none allowed → invalid_scope", async () => {
     // Registration kept only the supported part of what the client asked for.
     expect(narrow.body["scope"]).toBe("mxcp:access")
     await noUpstream(async () => {
-      for (const scope of ["admin:all", "mxcp:access admin:all", "user:email", "repo", "mxcp:access\tx", "MXCP:ACCESS"]) {
+      // Nothing requested is allowed (or a token is malformed): invalid_scope, by error redirect.
+      for (const scope of ["admin:all", "user:email", "repo", "admin:all repo", "mxcp:access\tx", "MXCP:ACCESS"]) {
         for (const client of [{ id: narrow.id, uri: HTTPS_CB }, { id: https.id, uri: HTTPS_CB }, { id: CONFIG_CLIENT.id, uri: CONFIG_CLIENT.redirectUri }]) {
           const res = await send(authorizeUrl(auth.url, { client_id: client.id, redirect_uri: client.uri, state: STATE, scope }))
           expectErrorRedirect(res, { redirectUri: client.uri, error: "invalid_scope", state: STATE, iss: auth.url })
         }
       }
     })
-    // What is allowed is granted as asked, and no more.
+    // interface.md section 4: requested ∩ allowed. Asking for more than allowed is granted the
+    // allowed part, and no more.
     const verifier = newVerifier()
     const back = await new Browser().follow(
-      authorizeUrl(auth.url, { client_id: narrow.id, redirect_uri: HTTPS_CB, state: STATE, scope: "mxcp:access" }, verifier),
+      authorizeUrl(auth.url, { client_id: narrow.id, redirect_uri: HTTPS_CB, state: STATE, scope: "mxcp:access admin:all" }, verifier),
       HTTPS_CB
     )
     const token = await send(`${auth.url}/token`, {

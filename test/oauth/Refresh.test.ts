@@ -75,32 +75,38 @@ describe("E: refresh tokens and upstream refresh, in process", () => {
       expect(yield* status(url, next.access_token)).toBe(200)
     }))
 
-  it.scoped("E39 wider scopes on refresh are invalid_scope; narrower ones are granted", () =>
+  it.scoped("E39 refresh never widens: wider scopes are cut back to the grant, none of the grant's is invalid_scope; narrower granted", () =>
     Effect.gen(function* () {
       const fake = yield* scopedFakeGitHub()
       const { url } = yield* inProcessServer(fake, { extraClients: [scopedClientConfig] })
       const full = yield* run(() => login(url, { client: SCOPED_CLIENT }))
       expect(full.scope).toBe("mxcp:access mxcp:extra")
 
-      const wider = yield* run(() =>
-        refresh(url, full.refresh_token, { client: SCOPED_CLIENT, scope: "mxcp:access mxcp:extra mxcp:admin" })
-      )
-      expect(wider.status).toBe(400)
-      expect(wider.body).toEqual({ error: "invalid_scope", error_description: expect.any(String) })
+      // Nothing the grant holds: invalid_scope, and the refused request did not use the token up.
+      const outside = yield* run(() => refresh(url, full.refresh_token, { client: SCOPED_CLIENT, scope: "mxcp:admin" }))
+      expect(outside.status).toBe(400)
+      expect(outside.body).toEqual({ error: "invalid_scope", error_description: expect.any(String) })
 
-      // The refused request did not use the token up.
       const narrow = tokensOf(yield* run(() => refresh(url, full.refresh_token, { client: SCOPED_CLIENT, scope: "mxcp:access" })))
       expect(narrow.scope).toBe("mxcp:access")
       expect(yield* status(url, narrow.access_token)).toBe(200)
 
+      // Wider than the grant (interface.md section 4: requested ∩ allowed): cut back, never widened.
+      const wider = tokensOf(
+        yield* run(() => refresh(url, narrow.refresh_token, { client: SCOPED_CLIENT, scope: "mxcp:access mxcp:extra mxcp:admin" }))
+      )
+      expect(wider.scope).toBe("mxcp:access mxcp:extra")
+
       // A grant narrowed at login cannot be widened at refresh.
       const small = yield* run(() => login(url, { client: SCOPED_CLIENT, scope: "mxcp:access" }))
       expect(small.scope).toBe("mxcp:access")
-      const widen = yield* run(() =>
-        refresh(url, small.refresh_token, { client: SCOPED_CLIENT, scope: "mxcp:access mxcp:extra" })
+      const widen = tokensOf(
+        yield* run(() => refresh(url, small.refresh_token, { client: SCOPED_CLIENT, scope: "mxcp:access mxcp:extra" }))
       )
-      expect(widen.body["error"]).toBe("invalid_scope")
-      expect(tokensOf(yield* run(() => refresh(url, small.refresh_token, { client: SCOPED_CLIENT }))).scope).toBe(
+      expect(widen.scope).toBe("mxcp:access")
+      const onlyExtra = yield* run(() => refresh(url, widen.refresh_token, { client: SCOPED_CLIENT, scope: "mxcp:extra" }))
+      expect(onlyExtra.body["error"]).toBe("invalid_scope")
+      expect(tokensOf(yield* run(() => refresh(url, widen.refresh_token, { client: SCOPED_CLIENT }))).scope).toBe(
         "mxcp:access"
       )
     }))

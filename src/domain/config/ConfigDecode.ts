@@ -5,6 +5,7 @@
 import { Effect, Either, Option, ParseResult, Schema, SchemaAST as AST } from "effect"
 import { ConfigError } from "./ConfigError.js"
 import { formatKeyPath, type KeyPath } from "./Interpolate.js"
+import { type MxcpUnsupported, unsupportedKey, unsupportedValue } from "./MxcpKeys.js"
 
 
 /** One problem found while decoding, before it is phrased for a user. */
@@ -135,11 +136,23 @@ const showValue = (actual: unknown, path: KeyPath): string => {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text
 }
 
-const problemToConfigError = (file: string, p: Problem): ConfigError => {
+/** `MXCP key X is not supported by this server: why` (X is the key, or `key: value`). */
+const mxcpUnsupported = (file: string, key: string, name: string, entry: MxcpUnsupported): ConfigError =>
+  new ConfigError({ file, key, message: `MXCP key ${name} is not supported by this server: ${entry.why}`, fix: entry.fix })
+
+const problemToConfigError = (file: string, p: Problem, mxcp: ReadonlyArray<MxcpUnsupported>): ConfigError => {
   const key = formatKeyPath(p.path)
   const last = p.path[p.path.length - 1]
   const name = last === undefined ? "" : String(last)
   const isVersion = p.path.length === 1 && last === "mxcp"
+  if (p.kind === "unknown") {
+    const entry = unsupportedKey(mxcp, p.path)
+    if (entry !== undefined) return mxcpUnsupported(file, key, `"${name}"`, entry)
+  }
+  if (p.kind === "invalid") {
+    const entry = unsupportedValue(mxcp, p.path, p.actual)
+    if (entry !== undefined) return mxcpUnsupported(file, key, `"${name}: ${String(p.actual)}"`, entry)
+  }
   switch (p.kind) {
     case "unknown":
       return new ConfigError({
@@ -172,11 +185,15 @@ const problemToConfigError = (file: string, p: Problem): ConfigError => {
   }
 }
 
-/** Every problem in a decode failure, one `ConfigError` each (for `validate`). */
+/**
+ * Every problem in a decode failure, one `ConfigError` each. `mxcp` lists the MXCP keys and values
+ * that are refused as not supported (rather than as unknown or invalid).
+ */
 export const configErrorsFromParseIssue = (
   file: string,
-  issue: ParseResult.ParseIssue
-): ReadonlyArray<ConfigError> => problemsOf(issue, [], undefined).map((p) => problemToConfigError(file, p))
+  issue: ParseResult.ParseIssue,
+  mxcp: ReadonlyArray<MxcpUnsupported> = []
+): ReadonlyArray<ConfigError> => problemsOf(issue, [], undefined).map((p) => problemToConfigError(file, p, mxcp))
 
 const decodeOptions = { onExcessProperty: "error", errors: "all" } as const
 
@@ -195,4 +212,53 @@ export const decodeConfig = <A, I>(
           new ConfigError({ file, key: "", message: "invalid configuration", fix: "check the file against the docs" })
       )
     }
+  })
+
+const isUnder = (path: KeyPath, prefix: KeyPath): boolean =>
+  prefix.length <= path.length && prefix.every((k, i) => k === path[i])
+
+/**
+ * The unknown keys of a config tree (unsupported MXCP keys included), each with its path. Meant
+ * for the tree as written, before `${VAR}` expansion: a key that will be refused anyway must not
+ * first demand its variables. Other problems (wrong types, which a `${VAR}` may still fix) are not
+ * reported here.
+ */
+export const unknownKeyErrors = <A, I>(
+  schema: Schema.Schema<A, I, never>,
+  file: string,
+  raw: unknown,
+  mxcp: ReadonlyArray<MxcpUnsupported> = []
+): ReadonlyArray<{ readonly path: KeyPath; readonly error: ConfigError }> =>
+  Either.match(Schema.decodeUnknownEither(schema, decodeOptions)(raw), {
+    onRight: () => [],
+    onLeft: (error) =>
+      problemsOf(error.issue, [], undefined)
+        .filter((p) => p.kind === "unknown")
+        .map((p) => ({ path: p.path, error: problemToConfigError(file, p, mxcp) }))
+  })
+
+/**
+ * Decodes one config tree and reports every problem, one `ConfigError` each, except those at or
+ * under a path in `skip` (keys whose `${VAR}` is unset: reported as that instead). Left with an
+ * empty list when every problem was skipped.
+ */
+export const decodeConfigAll = <A, I>(
+  schema: Schema.Schema<A, I, never>,
+  file: string,
+  raw: unknown,
+  mxcp: ReadonlyArray<MxcpUnsupported> = [],
+  skip: ReadonlyArray<KeyPath> = []
+): Either.Either<A, ReadonlyArray<ConfigError>> =>
+  Either.mapLeft(Schema.decodeUnknownEither(schema, decodeOptions)(raw), (error) => {
+    const seen = new Set<string>()
+    const out: Array<ConfigError> = []
+    for (const p of problemsOf(error.issue, [], undefined)) {
+      if (skip.some((s) => isUnder(p.path, s))) continue
+      const e = problemToConfigError(file, p, mxcp)
+      const line = `${e.key}\u0000${e.message}`
+      if (seen.has(line)) continue
+      seen.add(line)
+      out.push(e)
+    }
+    return out
   })

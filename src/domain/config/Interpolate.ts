@@ -77,3 +77,37 @@ export const interpolate = (
   }
   return go(tree, [])
 }
+
+/**
+ * Like `interpolate`, but never stops: every string value is interpolated, and each variable that
+ * `env` does not define is reported once per key (in document order). A string with a missing
+ * variable keeps that reference as written.
+ */
+export const interpolateAll = (
+  tree: unknown,
+  env: Readonly<Record<string, string | undefined>>
+): { readonly tree: unknown; readonly missing: ReadonlyArray<MissingEnvVar> } => {
+  const missing: Array<MissingEnvVar> = []
+  const go = (node: unknown, path: KeyPath): unknown => {
+    if (typeof node === "string") {
+      const seen = new Set<string>()
+      return node.replace(reference, (whole, name: string) => {
+        const value = Object.hasOwn(env, name) ? env[name] : undefined
+        if (value !== undefined) return value
+        if (!seen.has(name)) {
+          seen.add(name)
+          missing.push(missingEnvVar(name, path))
+        }
+        return whole
+      })
+    }
+    if (Array.isArray(node)) return node.map((item: unknown, i) => go(item, [...path, i]))
+    if (isPlainObject(node)) {
+      const out: Record<string, unknown> = {}
+      for (const [key, value] of Object.entries(node)) out[key] = go(value, [...path, key])
+      return out
+    }
+    return node
+  }
+  return { tree: go(tree, []), missing }
+}

@@ -96,9 +96,20 @@ export const DEFAULT_QUERY_TIMEOUT = 30
 /** Share of the machine's memory DuckDB may use unless `duckdb.memory_limit`. */
 export const DEFAULT_MEMORY_SHARE = 0.5
 
+/** `sql_tools.<tool>` (MXCP): one built-in tool's settings; its `description` replaces the built-in one. */
+export const SqlToolConfig = Schema.Struct({
+  description: Schema.optionalWith(NonEmpty, { exact: true, nullable: true })
+})
+export type SqlToolConfig = typeof SqlToolConfig.Type
+
+const sqlTool = Schema.optionalWith(SqlToolConfig, { exact: true, nullable: true })
+
 /** `sql_tools`: the built-in `execute_sql_query`, `list_tables`, `get_table_schema` tools. */
 export const SqlToolsConfig = Schema.Struct({
   enabled: Schema.optionalWith(Flag, { default: () => false, nullable: true }),
+  execute_sql_query: sqlTool,
+  list_tables: sqlTool,
+  get_table_schema: sqlTool,
   /** Whether `get_user_external_token()` returns the token inside `execute_sql_query`. */
   expose_external_token: Schema.optionalWith(Flag, { default: () => false, nullable: true }),
   /**

@@ -59,6 +59,8 @@ export interface ToolDefinition {
   readonly annotations: Readonly<Record<string, unknown>>
   /** JSON Schema (draft 2020-12 subset) for MCP `inputSchema`. */
   readonly inputSchema: { readonly type: "object"; readonly [k: string]: unknown }
+  /** JSON Schema for MCP `outputSchema`: present for an `object` return type. */
+  readonly outputSchema?: { readonly type: "object"; readonly [k: string]: unknown } | undefined
   /** The YAML file it came from (absolute). */
   readonly file: string
   readonly limits?: EndpointLimits | undefined
@@ -84,7 +86,7 @@ export interface ResourceDefinition {
 
 export interface PromptMessage {
   readonly role: "user" | "assistant"
-  /** Text with `{{param}}` placeholders. */
+  /** A Jinja template (rendered with nunjucks; see PromptTemplate.ts) over the prompt's arguments. */
   readonly prompt: string
 }
 

@@ -16,10 +16,10 @@ import type {
   ToolDefinition,
   TypeSpec
 } from "./Endpoint.js"
-import { toInputSchema } from "./InputSchema.js"
+import { toInputSchema, toOutputSchema } from "./InputSchema.js"
 import { describeValue, FORMATS, parameterProblems, typeSpecProblems } from "./Parameters.js"
 import { compilePolicies, type EndpointPolicies, type PoliciesYaml as PoliciesYamlType } from "./Policies.js"
-import { templatePlaceholders } from "./PromptTemplate.js"
+import { compilePrompt, templatePlaceholders } from "./PromptTemplate.js"
 import { parseUriTemplate, templateVariables } from "./UriTemplate.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -150,7 +150,10 @@ export type ParameterYaml = typeof ParameterYaml.Type
 // ---------------------------------------------------------------------------------------------
 // Endpoint blocks
 
-export const SourceYaml = Mapping({ code: opt(Str), file: opt(Str) })
+const Language = oneOf(["sql", "python"])
+
+/** `source`: inline `code` or a `file`; MXCP also lets `language` stand here (`sql`, the default). */
+export const SourceYaml = Mapping({ code: opt(Str), file: opt(Str), language: opt(Language) })
 export type SourceYaml = typeof SourceYaml.Type
 
 export const ToolAnnotationsYaml = Mapping({
@@ -160,8 +163,6 @@ export const ToolAnnotationsYaml = Mapping({
   idempotentHint: opt(Bool),
   openWorldHint: opt(Bool)
 })
-
-const Language = oneOf(["sql", "python"])
 
 /**
  * mxcp-ts `limits` of a tool or resource: its result cap (rows, bytes of JSON), over the site's
@@ -344,7 +345,8 @@ export const decodeEndpointDocument = (doc: unknown): EndpointDecodeResult => {
   if (kind === undefined) return result(undefined, problems)
 
   const block = doc[kind]
-  if (isRecord(block) && block["language"] === "python") {
+  const source = isRecord(block) ? block["source"] : undefined
+  if (isRecord(block) && (block["language"] === "python" || (isRecord(source) && source["language"] === "python"))) {
     return result(undefined, [], [`${kind} uses language: python, which is not supported; skipped`], "python")
   }
   if (isRecord(block) && block["enabled"] === false) return result(undefined, [], [], "disabled")
@@ -434,6 +436,11 @@ export const endpointProblems = (endpoint: DecodedEndpoint): ReadonlyArray<strin
         if (m.type !== undefined && m.type !== "text") {
           problems.push(`messages[${i}].type: only 'text' messages are supported (got ${describeValue(m.type)})`)
         }
+        const compiled = compilePrompt(m.prompt)
+        if (!compiled.ok) {
+          problems.push(`messages[${i}].prompt: the template does not compile (Jinja syntax): ${compiled.error}`)
+          return
+        }
         for (const name of templatePlaceholders(m.prompt)) {
           if (!declared.has(name)) problems.push(`messages[${i}].prompt: placeholder '{{${name}}}' is not a declared parameter`)
         }
@@ -471,16 +478,19 @@ export const toToolDefinition = (
   policies?: EndpointPolicies
 ): ToolDefinition => {
   const parameters = (yaml.parameters ?? []).map(toParameterSpec)
+  const returns = yaml.return === undefined ? undefined : toTypeSpec(yaml.return)
+  const outputSchema = toOutputSchema(returns)
   return {
     kind: "tool",
     name: yaml.name,
     description: yaml.description ?? "",
     parameters,
-    returns: yaml.return === undefined ? undefined : toTypeSpec(yaml.return),
+    returns,
     sql,
     tags: yaml.tags ?? [],
     annotations: { ...yaml.annotations },
     inputSchema: toInputSchema(parameters),
+    ...(outputSchema === undefined ? {} : { outputSchema }),
     file,
     ...toLimits(yaml.limits),
     ...(policies === undefined ? {} : { policies })

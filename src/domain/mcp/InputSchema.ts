@@ -1,4 +1,7 @@
-/** The JSON Schema of a tool's input, for MCP `tools/list`, from its parameter specs. Pure. */
+/**
+ * The JSON Schemas a tool publishes in MCP `tools/list`: its input (from its parameter specs) and,
+ * for an `object` return type, its output (from the return spec). Pure.
+ */
 import type { ParameterSpec, TypeSpec } from "./Endpoint.js"
 import { setOwn } from "./Parameters.js"
 
@@ -13,14 +16,26 @@ export interface InputSchema {
   readonly [k: string]: unknown
 }
 
-const typeSchema = (spec: TypeSpec): Record<string, unknown> => {
-  const out: Record<string, unknown> = { type: spec.type }
+/** Output schema for MCP `tools/list` (always an object schema). */
+export interface OutputSchema {
+  readonly type: "object"
+  readonly [k: string]: unknown
+}
+
+/**
+ * The JSON Schema of a type spec (`nullable`: this value admits `null`). With `nullInside`, every
+ * nested value (items, properties) also admits `null`, as SQL results do: `type: [t, "null"]`,
+ * and `null` added to an `enum`.
+ */
+
+const typeSchema = (spec: TypeSpec, nullable = false, nullInside = false): Record<string, unknown> => {
+  const out: Record<string, unknown> = { type: nullable ? [spec.type, "null"] : spec.type }
   const copy = (key: keyof TypeSpec, value: unknown = spec[key]) => {
     if (value !== undefined) setOwn(out, key, value)
   }
   copy("description")
   copy("format", spec.format === "timestamp" ? "date-time" : spec.format)
-  copy("enum", spec.enum === undefined ? undefined : [...spec.enum])
+  copy("enum", spec.enum === undefined ? undefined : nullable && !spec.enum.includes(null) ? [...spec.enum, null] : [...spec.enum])
   copy("minimum")
   copy("maximum")
   copy("exclusiveMinimum")
@@ -32,12 +47,12 @@ const typeSchema = (spec: TypeSpec): Record<string, unknown> => {
   copy("minItems")
   copy("maxItems")
   copy("uniqueItems")
-  copy("items", spec.items === undefined ? undefined : typeSchema(spec.items))
+  copy("items", spec.items === undefined ? undefined : typeSchema(spec.items, nullInside, nullInside))
   copy(
     "properties",
     spec.properties === undefined
       ? undefined
-      : Object.fromEntries(Object.entries(spec.properties).map(([k, v]) => [k, typeSchema(v)]))
+      : Object.fromEntries(Object.entries(spec.properties).map(([k, v]) => [k, typeSchema(v, nullInside, nullInside)]))
   )
   copy("required", spec.required === undefined ? undefined : [...spec.required])
   copy("additionalProperties")
@@ -46,12 +61,13 @@ const typeSchema = (spec: TypeSpec): Record<string, unknown> => {
 }
 
 /**
- * A `default: null` stays `type: <t>` (not `[t, "null"]`, which several LLM clients reject): the
- * parameter is simply optional, though an explicit `null` is accepted too.
+ * A `default: null` stays `type: <t>` (not `[t, "null"]`, which several LLM clients reject) and is
+ * not published (`"type": "string", "default": null` contradicts itself): the parameter is simply
+ * optional (not in `required`), though an explicit `null` is accepted too.
  */
 const parameterSchema = (p: ParameterSpec): JsonSchema => {
   const out = typeSchema(p)
-  if (p.hasDefault) out["default"] = p.default
+  if (p.hasDefault && p.default !== null) out["default"] = p.default
   return out
 }
 
@@ -62,3 +78,12 @@ export const toInputSchema = (params: ReadonlyArray<ParameterSpec>): InputSchema
   required: params.filter((p) => !p.hasDefault).map((p) => p.name),
   additionalProperties: false
 })
+
+/**
+ * JSON Schema for MCP `outputSchema`: the return spec of a tool whose `return` type is `object`
+ * (MCP output schemas are objects; other return types publish none). Nested values admit `null`
+ * (SQL NULL); the result is checked against the same rules before it is sent
+ * (`returnValueProblems`), so `structuredContent` always matches.
+ */
+export const toOutputSchema = (returns: TypeSpec | undefined): OutputSchema | undefined =>
+  returns?.type === "object" ? { ...typeSchema(returns, false, true), type: "object" } : undefined

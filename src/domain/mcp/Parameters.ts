@@ -195,8 +195,12 @@ const checkType = (spec: TypeSpec, value: unknown): string | undefined => {
   }
 }
 
-/** Checks `value` against `spec`, pushing every fault found (recursively) into `faults`. */
-const checkValue = (spec: TypeSpec, value: unknown, path: string, faults: Array<Fault>, withEnum = true): void => {
+/**
+ * Checks `value` against `spec`, pushing every fault found (recursively) into `faults`. With
+ * `nullInside`, a nested value (an item, a property) may be `null` whatever its type: SQL results
+ * (see `returnValueProblems`).
+ */
+const checkValue = (spec: TypeSpec, value: unknown, path: string, faults: Array<Fault>, withEnum = true, nullInside = false): void => {
   const typeFault = checkType(spec, value)
   if (typeFault !== undefined) {
     faults.push({ path, text: typeFault })
@@ -252,7 +256,9 @@ const checkValue = (spec: TypeSpec, value: unknown, path: string, faults: Array<
     }
     if (spec.items !== undefined) {
       const items = spec.items
-      value.forEach((item: unknown, i) => checkValue(items, item, `${path}[${i}]`, faults))
+      value.forEach((item: unknown, i) => {
+        if (!(nullInside && item === null)) checkValue(items, item, `${path}[${i}]`, faults, true, nullInside)
+      })
     }
   } else if (isRecord(value)) {
     const properties = spec.properties ?? {}
@@ -262,8 +268,9 @@ const checkValue = (spec: TypeSpec, value: unknown, path: string, faults: Array<
     for (const [key, v] of Object.entries(value)) {
       if (v === undefined) continue
       const sub = Object.hasOwn(properties, key) ? properties[key] : undefined
-      if (sub !== undefined) checkValue(sub, v, `${path}.${key}`, faults)
-      else if (spec.additionalProperties === false) {
+      if (sub !== undefined) {
+        if (!(nullInside && v === null)) checkValue(sub, v, `${path}.${key}`, faults, true, nullInside)
+      } else if (spec.additionalProperties === false) {
         faults.push({ path: `${path}.${key}`, text: "is not an allowed property" })
       }
     }
@@ -284,6 +291,16 @@ export const valueProblems = (spec: TypeSpec, value: unknown, path: string): Rea
   const faults: Array<Fault> = []
   checkValue(spec, value, path, faults)
   return faults.map(paramMessage)
+}
+
+/**
+ * A result's faults against its declared return type, as `path text` fragments (`.price must be a
+ * finite number (got "x")`; empty when it matches). Nested values may be `null` (a SQL NULL).
+ */
+export const returnValueProblems = (spec: TypeSpec, value: unknown): ReadonlyArray<string> => {
+  const faults: Array<Fault> = []
+  checkValue(spec, value, "", faults, true, true)
+  return faults.map((f) => (f.path === "" ? f.text : `'${f.path.replace(/^\./, "")}' ${f.text}`))
 }
 
 // ---------------------------------------------------------------------------------------------

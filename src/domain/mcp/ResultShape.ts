@@ -1,6 +1,7 @@
-/** A query's rows shaped by an endpoint's declared return type. Pure. */
+/** A query's rows shaped by an endpoint's declared return type, and a tool result's parts. Pure. */
 import { Either } from "effect"
 import type { TypeSpec } from "./Endpoint.js"
+import { returnValueProblems } from "./Parameters.js"
 
 /**
  * Shapes query rows by the declared return type: `array` (or none) gives the rows; `object`
@@ -25,4 +26,35 @@ export const shapeResult = (
     )
   }
   return Either.right(row[columns[0] as string])
+}
+
+/**
+ * The text content of a tool's result: a `string` return type's value as it is (no second JSON
+ * encoding), anything else (NULL included) as JSON.
+ */
+export const resultText = (returns: TypeSpec | undefined, value: unknown): string =>
+  returns?.type === "string" && typeof value === "string" ? value : JSON.stringify(value ?? null)
+
+const MAX_SHOWN = 5
+
+/**
+ * `structuredContent` for an `object` return type: the row, when it matches the declared return
+ * spec (nested NULLs allowed), which is also the published `outputSchema`; undefined for other
+ * return types. Left: what does not match (a client would reject the result against the schema).
+ */
+export const structuredResult = (
+  returns: TypeSpec | undefined,
+  value: unknown
+): Either.Either<Readonly<Record<string, unknown>> | undefined, string> => {
+  if (returns?.type !== "object" || value === null || typeof value !== "object" || Array.isArray(value)) {
+    return Either.right(undefined)
+  }
+  const problems = returnValueProblems(returns, value)
+  if (problems.length === 0) return Either.right(value as Record<string, unknown>)
+  const shown = problems.slice(0, MAX_SHOWN).join("; ")
+  return Either.left(
+    `The result does not match the tool's declared return type: ${shown}${
+      problems.length > MAX_SHOWN ? `; and ${problems.length - MAX_SHOWN} more` : ""
+    }`
+  )
 }

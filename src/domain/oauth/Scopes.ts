@@ -5,8 +5,9 @@
  * spaces. Every list returned here is de-duplicated and keeps first-seen order, so `scope` strings
  * in responses and metadata are stable.
  *
- * - A token's scopes = requested ∩ allowed, and a request outside `allowed` is `invalid_scope`
- *   (never silently narrowed or widened); none requested → all allowed.
+ * - A token's scopes = requested ∩ allowed (interface.md section 4): what is asked beyond
+ *   `allowed` is left out, never granted; only a request whose intersection is empty (or that is
+ *   malformed) is `invalid_scope`; none requested → all allowed.
  * - `scopes_supported` = `mxcp:access` ∪ required scopes ∪ every pre-registered client's scopes.
  * - A DCR client's allowed scopes = its registered `scope` ∩ `scopes_supported`, or
  *   `mxcp:access` ∪ required scopes when it registered none.
@@ -55,10 +56,11 @@ const describeScopes = (scopes: ReadonlyArray<string>): string =>
   scopes.length <= 5 ? scopes.join(" ") : `${scopes.slice(0, 5).join(" ")} ...`
 
 /**
- * The scopes to grant. `requested` is the raw `scope` parameter; absent or blank means "all of
- * `allowed`". Malformed tokens or any scope outside `allowed` → `invalid_scope` (the request is
- * refused rather than narrowed, and never widened). Also serves refresh: pass the originally
- * granted scopes as `allowed` (narrower allowed, wider refused).
+ * The scopes to grant: requested ∩ `allowed`, in the requested order. `requested` is the raw
+ * `scope` parameter; absent or blank means "all of `allowed`". Scopes outside `allowed` are left
+ * out (never widened); `invalid_scope` only when nothing requested is allowed, or when a token is
+ * malformed (not NQCHAR). Also serves refresh: pass the originally granted scopes as `allowed`
+ * (narrower granted, wider cut back to the original grant).
  */
 export const grantScopes = (
   requested: string | undefined,
@@ -71,13 +73,13 @@ export const grantScopes = (
     return Either.left(new InvalidScope({ description: "scope is malformed" }))
   }
   const allowedSet = new Set(allowedList)
-  const beyond = asked.filter((s) => !allowedSet.has(s))
-  if (beyond.length > 0) {
+  const granted = asked.filter((s) => allowedSet.has(s))
+  if (granted.length === 0) {
     return Either.left(
-      new InvalidScope({ description: `scope not allowed for this client: ${describeScopes(beyond)}` })
+      new InvalidScope({ description: `none of the requested scopes is allowed for this client: ${describeScopes(asked)}` })
     )
   }
-  return Either.right(new Set(asked))
+  return Either.right(new Set(granted))
 }
 
 /**

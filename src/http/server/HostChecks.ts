@@ -69,8 +69,12 @@ const serialisedOrigin = (value: string): string | undefined => {
 
 /** Which requests the server answers at all, from the transport settings. */
 export interface RequestChecks {
-  /** False when the Host header must be refused (403). `/health` is not checked. */
-  readonly hostAllowed: (host: string | undefined) => boolean
+  /**
+   * False when the Host header must be refused (403). `/health` is not checked. `forwardedHost`
+   * is the request's `X-Forwarded-Host` (pass it only with `trust_proxy`): a Host equal to it
+   * passes (interface.md section 5).
+   */
+  readonly hostAllowed: (host: string | undefined, forwardedHost?: string | undefined) => boolean
   /** False when a browser `Origin` on /mcp must be refused (403); `base` is this request's BASE. */
   readonly originAllowed: (origin: string, base: string) => boolean
   /** The origin, serialised, when it is listed in `transport.http.cors_origins`; else undefined. */
@@ -87,7 +91,10 @@ export interface RequestChecks {
  *   never comes from Host, so a foreign Host changes nothing);
  * - `Origin` (browsers only) must be BASE's origin, a loopback origin when bound to loopback, or
  *   one of `cors_origins`.
- * With `trust_proxy`, Host is still the header the proxy forwards (nginx: `proxy_set_header Host $host`).
+ * With `trust_proxy`, Host is still the header the proxy forwards (nginx: `proxy_set_header Host $host`),
+ * and a Host equal to the request's `X-Forwarded-Host` passes too (interface.md section 5: the
+ * documented nginx block sets both to the public name, so authentication.md's Option 2 works with
+ * nothing else set). The Origin rule is unchanged by it.
  */
 export const makeRequestChecks = (
   serve: ServeSettings,
@@ -131,10 +138,11 @@ export const makeRequestChecks = (
     if (isLoopbackName(split.name)) return true
     return rules.some((rule) => ruleMatches(rule, split.name, split.port))
   }
-  const hostAllowed = (host: string | undefined): boolean => {
+  const hostAllowed = (host: string | undefined, forwardedHost?: string | undefined): boolean => {
     if (!checkHost) return true
     if (host === undefined) return false
     if (accepted.has(host)) return true
+    if (forwardedHost !== undefined && sameHost(host, forwardedHost)) return true
     const ok = decideHost(host)
     if (ok && accepted.size < 256) accepted.add(host)
     return ok
@@ -152,6 +160,16 @@ export const makeRequestChecks = (
     return loopbackBound && isLoopbackName(url.hostname.toLowerCase())
   }
   return { hostAllowed, originAllowed, corsOrigin, corsEnabled: listed.size > 0 }
+}
+
+/**
+ * `Host` names the same authority as `X-Forwarded-Host` (its first entry, when a proxy chain
+ * appended more): same name and port, letter case and a trailing dot aside. Both must parse.
+ */
+const sameHost = (host: string, forwardedHost: string): boolean => {
+  const a = splitHost(host)
+  const b = splitHost(forwardedHost.split(",")[0] ?? "")
+  return a !== undefined && b !== undefined && a.name === b.name && a.port === b.port
 }
 
 const originOf = (base: string): string | undefined => {

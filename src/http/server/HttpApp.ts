@@ -79,7 +79,7 @@ const screen = (
 ): HttpServerResponse.HttpServerResponse | undefined => {
   if (path === "/health") return undefined
   const headers = request.headers
-  if (!checks.hostAllowed(headers["host"])) return hostForbidden
+  if (!checks.hostAllowed(headers["host"], serve.trustProxy ? headers["x-forwarded-host"] : undefined)) return hostForbidden
   if (path === "/mcp") {
     const origin = headers["origin"]
     if (origin !== undefined) {

@@ -3,9 +3,10 @@ import * as os from "node:os"
 import * as nodePath from "node:path"
 import { Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import * as YAML from "yaml"
-import { decodeConfig } from "../../domain/config/ConfigDecode.js"
-import { ConfigError } from "../../domain/config/ConfigError.js"
-import { formatKeyPath, interpolate, type KeyPath } from "../../domain/config/Interpolate.js"
+import { decodeConfig, decodeConfigAll, unknownKeyErrors } from "../../domain/config/ConfigDecode.js"
+import { combineConfigErrors, ConfigError } from "../../domain/config/ConfigError.js"
+import { formatKeyPath, interpolateAll, type KeyPath, type MissingEnvVar } from "../../domain/config/Interpolate.js"
+import { type MxcpUnsupported, SiteMxcpUnsupported, UserMxcpUnsupported } from "../../domain/config/MxcpKeys.js"
 import { type IgnoredKeys, SiteConfig, SiteIgnoredKeys } from "../../domain/config/SiteConfig.js"
 import { resolvePersistence } from "../../domain/config/Persistence.js"
 import {
@@ -61,23 +62,48 @@ export const stripIgnoredKeys = (
   return { tree: copy, removed }
 }
 
-const interpolateTree = (
+/** `${VAR}` left unset, as the config problem of its key. */
+const missingVarError = (file: string, e: MissingEnvVar): ConfigError =>
+  new ConfigError({
+    file,
+    key: formatKeyPath(e.path),
+    message: e.message,
+    fix: `set ${e.variable} in the environment before starting the server`
+  })
+
+/** `tree` without the key at `path` (a copy; the input is not modified). */
+const withoutKey = (tree: unknown, path: KeyPath): unknown => {
+  const [head, ...rest] = path
+  if (head === undefined) return tree
+  if (Array.isArray(tree) && typeof head === "number") {
+    return rest.length === 0 ? tree : tree.map((item: unknown, i) => (i === head ? withoutKey(item, rest) : item))
+  }
+  if (!isRecord(tree) || typeof head !== "string" || !Object.hasOwn(tree, head)) return tree
+  if (rest.length === 0) return Object.fromEntries(Object.entries(tree).filter(([k]) => k !== head))
+  return { ...tree, [head]: withoutKey(tree[head], rest) }
+}
+
+/**
+ * One config file, every problem collected: the keys are checked first, on the tree as written
+ * (an unknown or unsupported block is reported without first demanding its variables), then every
+ * `${VAR}` is expanded (each unset one is a problem of its key), then the values are decoded.
+ */
+const decodeFile = <A, I>(
+  schema: Schema.Schema<A, I, never>,
   file: string,
   tree: unknown,
-  env: Readonly<Record<string, string | undefined>>
-): Effect.Effect<unknown, ConfigError> =>
-  Either.match(interpolate(tree, env), {
-    onRight: Effect.succeed,
-    onLeft: (e) =>
-      Effect.fail(
-        new ConfigError({
-          file,
-          key: formatKeyPath(e.path),
-          message: e.message,
-          fix: `set ${e.variable} in the environment before starting the server`
-        })
-      )
-  })
+  env: Readonly<Record<string, string | undefined>>,
+  mxcp: ReadonlyArray<MxcpUnsupported>
+): Either.Either<A, ReadonlyArray<ConfigError>> => {
+  const unknown = unknownKeyErrors(schema, file, tree, mxcp)
+  const known = unknown.reduce((t, u) => withoutKey(t, u.path), tree)
+  const expanded = interpolateAll(known, env)
+  const missing = expanded.missing.map((e) => missingVarError(file, e))
+  const decoded = decodeConfigAll(schema, file, expanded.tree, mxcp, expanded.missing.map((e) => e.path))
+  const problems = [...unknown.map((u) => u.error), ...missing, ...(Either.isLeft(decoded) ? decoded.left : [])]
+  if (problems.length > 0 || Either.isLeft(decoded)) return Either.left(problems)
+  return Either.right(decoded.right)
+}
 
 // ---------------------------------------------------------------------------
 // Building the service from parsed trees
@@ -131,11 +157,11 @@ const requiredKeys = (auth: AuthConfig): ReadonlyArray<string> => {
  * required key; verifier mode (not supported yet); `extra_authorize_params` that would
  * override the flow's own parameters.
  */
-const checkProvider = (file: string, authKey: string, auth: AuthConfig): Effect.Effect<void, ConfigError> => {
+const checkProvider = (file: string, authKey: string, auth: AuthConfig): ConfigError | undefined => {
   if (auth.mode === "verifier") {
     // MXCP's verifier mode (a protected resource only, accepting the IdP's own access tokens) is
     // not built yet: starting as an authorization server instead would be a silent surprise.
-    return Effect.fail(
+    return (
       new ConfigError({
         file,
         key: `${authKey}.mode`,
@@ -144,12 +170,12 @@ const checkProvider = (file: string, authKey: string, auth: AuthConfig): Effect.
       })
     )
   }
-  if (auth.provider === "none") return Effect.void
+  if (auth.provider === "none") return undefined
   const block = auth[auth.provider] as Readonly<Record<string, unknown>> | undefined
   const missing = requiredKeys(auth).filter((key) => isBlank(block?.[key] as string | Redacted.Redacted<string> | undefined))
   const blockKey = `${authKey}.${auth.provider}`
   if (missing.length > 0) {
-    return Effect.fail(
+    return (
       new ConfigError({
         file,
         key: missing.length === 1 ? `${blockKey}.${missing[0]}` : blockKey,
@@ -163,7 +189,7 @@ const checkProvider = (file: string, authKey: string, auth: AuthConfig): Effect.
   if (auth.provider === "oidc" && auth.oidc !== undefined) {
     const reserved = Object.keys(auth.oidc.extra_authorize_params).filter((k) => ReservedAuthorizeParams.includes(k))
     if (reserved.length > 0) {
-      return Effect.fail(
+      return (
         new ConfigError({
           file,
           key: `${blockKey}.extra_authorize_params.${reserved[0]}`,
@@ -173,10 +199,68 @@ const checkProvider = (file: string, authKey: string, auth: AuthConfig): Effect.
       )
     }
   }
-  return Effect.void
+  return undefined
 }
 
-/** Builds the service from parsed config trees: strips ignored keys, interpolates, decodes, selects. */
+const listOf = (names: ReadonlyArray<string>): string => (names.length === 0 ? "none" : names.join(", "))
+
+/**
+ * The project and profile must exist: a profile is the site's `profile`, one of the site's
+ * `profiles`, or one the user config has for this project; a user config that has projects must
+ * have this one, and that project must have the selected profile (else auth would be off without
+ * a word: a config copied from a guide names `my_project`/`dev`). Each mismatch is a problem that
+ * names what exists.
+ */
+const selectionProblems = (
+  site: SiteConfig,
+  user: UserConfig,
+  profile: string,
+  fromFlag: boolean,
+  siteFile: string,
+  userLabel: string
+): ReadonlyArray<ConfigError> => {
+  const project = own(user.projects, site.project)
+  const userProjects = Object.keys(user.projects)
+  const userProfiles = project === undefined ? [] : Object.keys(project.profiles)
+  const known = [...new Set([site.profile, ...Object.keys(site.profiles), ...userProfiles])]
+  const problems: Array<ConfigError> = []
+  if (!known.includes(profile)) {
+    problems.push(
+      new ConfigError({
+        file: siteFile,
+        key: fromFlag ? "profiles (--profile)" : "profile",
+        message: `unknown profile "${profile}"; the profiles of project ${site.project} are: ${listOf(known)}`,
+        fix: `use one of them${fromFlag ? " with --profile" : ""}, or add profiles.${profile} to ${SiteFileName}`
+      })
+    )
+  }
+  if (project === undefined && userProjects.length > 0) {
+    problems.push(
+      new ConfigError({
+        file: userLabel,
+        key: "projects",
+        message: `no project "${site.project}" (the project of ${siteFile}); this file has: ${listOf(userProjects)}`,
+        fix: `rename the project under projects: to ${site.project}, or set project: in ${SiteFileName} to the one you meant`
+      })
+    )
+  } else if (project !== undefined && own(project.profiles, profile) === undefined && known.includes(profile)) {
+    problems.push(
+      new ConfigError({
+        file: userLabel,
+        key: `projects.${site.project}.profiles`,
+        message: `no profile "${profile}" for project ${site.project}; this file has: ${listOf(userProfiles)}`,
+        fix: `add projects.${site.project}.profiles.${profile} (an empty one means auth off), or choose another profile with --profile`
+      })
+    )
+  }
+  return problems
+}
+
+/**
+ * Builds the service from parsed config trees: strips ignored keys, checks keys, interpolates,
+ * decodes, selects the project and profile. Fails with every problem found (the first is the
+ * error, the others in its `more`), one per key.
+ */
 export const makeAppConfig = Effect.fn("AppConfig.make")(function*(values: AppConfigValues) {
   const overrides = values.overrides ?? {}
   const env = overrides.env ?? {}
@@ -186,47 +270,54 @@ export const makeAppConfig = Effect.fn("AppConfig.make")(function*(values: AppCo
   const userFile = values.userFile ?? null
   const userLabel = userFile ?? "user config"
   const warnings: Array<string> = []
+  const problems: Array<ConfigError> = []
   const note = (file: string, removed: ReadonlyArray<KeyPath>) => {
     for (const p of removed) {
-      warnings.push(`${file}: ${formatKeyPath(p)}: MXCP key accepted but not implemented by mxcp-ts; ignored`)
+      const key = formatKeyPath(p)
+      warnings.push(`${file}: ${key}: MXCP key "${String(p[p.length - 1])}" is not supported by this server: ignored`)
     }
   }
 
+  let site: SiteConfig | undefined
   if (values.site === null || values.site === undefined) {
-    return yield* new ConfigError({
-      file: siteFile,
-      key: "",
-      message: "the file is empty",
-      fix: "add at least mxcp: 1 and project: NAME"
-    })
+    problems.push(
+      new ConfigError({ file: siteFile, key: "", message: "the file is empty", fix: "add at least mxcp: 1 and project: NAME" })
+    )
+  } else {
+    const siteStripped = stripIgnoredKeys(values.site, SiteIgnoredKeys)
+    note(siteFile, siteStripped.removed)
+    const decoded = decodeFile(SiteConfig, siteFile, siteStripped.tree, env, SiteMxcpUnsupported)
+    if (Either.isLeft(decoded)) problems.push(...decoded.left)
+    else site = decoded.right
   }
-  const siteStripped = stripIgnoredKeys(values.site, SiteIgnoredKeys)
-  note(siteFile, siteStripped.removed)
-  const site = yield* decodeConfig(SiteConfig, siteFile, yield* interpolateTree(siteFile, siteStripped.tree, env))
 
   const userRaw = values.user === undefined || values.user === null ? {} : values.user
   const userStripped = stripIgnoredKeys(userRaw, UserIgnoredKeys)
   note(userLabel, userStripped.removed)
-  const user = yield* decodeConfig(UserConfig, userLabel, yield* interpolateTree(userLabel, userStripped.tree, env))
+  const userDecoded = decodeFile(UserConfig, userLabel, userStripped.tree, env, UserMxcpUnsupported)
+  if (Either.isLeft(userDecoded)) problems.push(...userDecoded.left)
+  const user = Either.getOrUndefined(userDecoded)
+
+  if (site === undefined || user === undefined) {
+    return yield* combineConfigErrors(problems) ??
+      new ConfigError({ file: siteFile, key: "", message: "invalid configuration", fix: "check the file against the README" })
+  }
 
   const profile = overrides.profile ?? site.profile
+  problems.push(...selectionProblems(site, user, profile, overrides.profile !== undefined, siteFile, userLabel))
   const project = own(user.projects, site.project)
   const configured = project === undefined ? undefined : own(project.profiles, profile)
-  if (project !== undefined && configured === undefined) {
-    warnings.push(
-      `${userLabel}: projects.${site.project}.profiles.${profile}: not configured (profiles: ${
-        Object.keys(project.profiles).join(", ") || "none"
-      }); auth is off`
-    )
-  }
   const authKey = `projects.${site.project}.profiles.${profile}.auth`
   const decodedAuth = configured?.auth ?? defaultAuthConfig
-  yield* checkProvider(userLabel, authKey, decodedAuth)
+  const incomplete = checkProvider(userLabel, authKey, decodedAuth)
+  if (incomplete !== undefined) problems.push(incomplete)
   const persistence = decodedAuth.persistence
   if (persistence !== undefined) {
     const resolved = resolvePersistence(persistence, userLabel, `${authKey}.persistence`)
-    if (Either.isLeft(resolved)) return yield* resolved.left
+    if (Either.isLeft(resolved)) problems.push(resolved.left)
   }
+  const failed = combineConfigErrors(problems)
+  if (failed !== undefined) return yield* failed
   const auth: AuthConfig = persistence === undefined || persistence.path === undefined
     ? decodedAuth
     : { ...decodedAuth, persistence: { ...persistence, path: resolvePath(persistence.path, projectRoot, homeDir) } }

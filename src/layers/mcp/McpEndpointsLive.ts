@@ -14,8 +14,8 @@ import type {
 } from "../../domain/mcp/Endpoint.js"
 import type { CurrentUser } from "../../domain/oauth/Identity.js"
 import { validateArguments } from "../../domain/mcp/Parameters.js"
-import { shapeResult } from "../../domain/mcp/ResultShape.js"
-import { renderPrompt } from "../../domain/mcp/PromptTemplate.js"
+import { resultText, shapeResult, structuredResult } from "../../domain/mcp/ResultShape.js"
+import { compilePrompt, type PromptTemplate } from "../../domain/mcp/PromptTemplate.js"
 import { matchUri, templateVariables } from "../../domain/mcp/UriTemplate.js"
 import { AppConfig } from "../../services/config/AppConfig.js"
 import { DuckDbSession } from "../../services/duckdb/DuckDbSession.js"
@@ -27,6 +27,7 @@ import {
   McpEndpoints,
   McpProtocolError,
   type PromptInfo,
+  type PromptResult,
   type ResourceInfo,
   type ResourceTemplateInfo,
   type ToolInfo,
@@ -163,16 +164,28 @@ export const makeMcpEndpoints = Effect.gen(function* () {
     ;(templateVariables(r.uri).length === 0 ? staticResources : templatedResources).push(r)
   }
   const promptsByName = new Map<string, PromptDefinition>(catalog.prompts.map((p) => [p.name, p]))
+  // Compiled once; the catalog refused templates that do not compile, so this only guards
+  // definitions built by hand (an embedding app's).
+  const templates = new Map<string, ReadonlyArray<PromptTemplate | string>>(
+    catalog.prompts.map((p) => [p.name, p.messages.map((m) => {
+      const compiled = compilePrompt(m.prompt)
+      return compiled.ok ? compiled.template : compiled.error
+    })])
+  )
 
   const tools: Array<ToolInfo> = catalog.tools.map((t) => ({
     name: t.name,
     description: t.description,
     inputSchema: t.inputSchema,
+    ...(t.outputSchema === undefined ? {} : { outputSchema: t.outputSchema }),
     annotations: Object.keys(t.annotations).length > 0 ? t.annotations : undefined
   }))
   if (sqlTools) {
     for (const t of SQL_TOOLS) {
-      if (!toolsByName.has(t.name)) tools.push(t)
+      if (toolsByName.has(t.name)) continue
+      // MXCP's `sql_tools.<tool>.description` replaces the built-in description.
+      const own = config.site.sql_tools[t.name as "execute_sql_query" | "list_tables" | "get_table_schema"]?.description
+      tools.push(own === undefined ? t : { ...t, description: own })
     }
     // The built-in SQL tools read any table with no policy in the way: say so once.
     const guarded = [
@@ -340,11 +353,9 @@ export const makeMcpEndpoints = Effect.gen(function* () {
       if (Either.isLeft(allowed)) return toolError(allowed.left)
       value = allowed.right
     }
-    const structured =
-      tool.returns?.type === "object" && value !== null && typeof value === "object" && !Array.isArray(value)
-        ? (value as Record<string, unknown>)
-        : undefined
-    return { content: [{ type: "text", text: textOf(value) }], structuredContent: structured } satisfies ToolResult
+    const structured = structuredResult(tool.returns, value)
+    if (Either.isLeft(structured)) return toolError(structured.left)
+    return { content: [{ type: "text", text: resultText(tool.returns, value) }], structuredContent: structured.right } satisfies ToolResult
   })
 
   const readResource = fnNamed("McpEndpoints.readResource")(function* (uri: string, ctx: CallContext) {
@@ -415,10 +426,25 @@ export const makeMcpEndpoints = Effect.gen(function* () {
       const refused = yield* enforceInput(guarded, ctx.user, validated.right)
       if (refused !== undefined) return yield* Effect.fail(policyDenied(refused))
     }
-    const messages = prompt.messages.map((m) => ({
-      role: m.role,
-      content: { type: "text" as const, text: renderPrompt(m.prompt, validated.right) }
-    }))
+    const compiled = templates.get(name) ?? []
+    const messages: Array<PromptResult["messages"][number]> = []
+    for (const [i, m] of prompt.messages.entries()) {
+      const template = compiled[i]
+      const text = typeof template === "object"
+        ? yield* Effect.try({ try: () => template.render(validated.right), catch: (e) => (e instanceof Error ? e.message : String(e)) })
+          .pipe(Effect.either)
+        : Either.left(template ?? "no template")
+      if (Either.isLeft(text)) {
+        yield* Effect.logWarning("Prompt rendering failed").pipe(Effect.annotateLogs({ prompt: name, message: i }))
+        return yield* Effect.fail(
+          new McpProtocolError({
+            code: JsonRpcCode.InternalError,
+            message: `Prompt ${name}: message ${i} could not be rendered: ${text.left}`
+          })
+        )
+      }
+      messages.push({ role: m.role, content: { type: "text", text: text.right } })
+    }
     if (guarded !== undefined) {
       // A prompt's output rules can only deny; they see the rendered messages as `response`.
       const allowed = yield* enforceOutput(

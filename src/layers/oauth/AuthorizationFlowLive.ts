@@ -198,23 +198,38 @@ export const makeAuthorizationFlow = Effect.gen(function* () {
 
   const callback = Effect.fn("AuthorizationFlow.callback")(function* (query: CallbackQuery, ctx: FlowContext) {
     const { state, code, error } = query
-    if (state === undefined) return direct(new InvalidRequest({ description: "Invalid state parameter" }))
+    // The provider's own error code, logged first: it often explains a failure found below (a
+    // redirect_uri_mismatch on a callback host whose cookies the login's browser does not have).
+    const upstreamError = error === undefined ? undefined : error.replace(/[^A-Za-z0-9_.-]/g, "").slice(0, 64)
+    const upstreamLog = upstreamError === undefined ? {} : { upstream_error: upstreamError }
+    const said = upstreamError === undefined ? "" : ` (the identity provider answered ${upstreamError})`
+    if (upstreamError !== undefined) {
+      yield* Effect.logInfo("The upstream provider returned an error").pipe(
+        Effect.annotateLogs({ provider: provider.name, ...upstreamLog })
+      )
+    }
+    const refused = (reason: string) =>
+      Effect.logWarning(`Upstream callback refused: ${reason}`).pipe(Effect.annotateLogs({ provider: provider.name, ...upstreamLog }))
+    if (state === undefined) {
+      yield* refused("no state parameter")
+      return direct(new InvalidRequest({ description: `Invalid state parameter${said}` }))
+    }
     const now = yield* Clock.currentTimeMillis
     // Single use: taken out of the store whatever happens next.
     const found = yield* store.takeAuthRequestByUpstreamState(sha256Hex(state), now)
-    if (Option.isNone(found)) return direct(new InvalidRequest({ description: "Invalid state parameter" }))
+    if (Option.isNone(found)) {
+      yield* refused("unknown, expired or already used state")
+      return direct(new InvalidRequest({ description: `Invalid state parameter${said}` }))
+    }
     const rec = found.value
     if (ctx.bindingCookie === undefined || !constantTimeEqual(sha256Hex(ctx.bindingCookie), rec.bindingHash)) {
       yield* Effect.logWarning("Upstream callback from a browser that did not start the flow").pipe(
-        Effect.annotateLogs({ client_id: rec.clientId })
+        Effect.annotateLogs({ client_id: rec.clientId, binding_cookie: ctx.bindingCookie === undefined ? "missing" : "mismatch", ...upstreamLog })
       )
-      return direct(new AccessDenied({ description: "This login was started in another browser; start again" }))
+      return direct(new AccessDenied({ description: `This login was started in another browser; start again${said}` }))
     }
     const fail = (e: OAuthError) => errorRedirect(rec.redirectUri, e, rec.clientState, ctx.base)
     if (error !== undefined) {
-      yield* Effect.logInfo("The upstream provider returned an error").pipe(
-        Effect.annotateLogs({ provider: provider.name, upstream_error: error.slice(0, 64) })
-      )
       return fail(
         error === "access_denied"
           ? new AccessDenied({ description: "The user denied access at the identity provider" })

@@ -10,9 +10,11 @@ import { baseUrlFor, isWildcardHost } from "../../http/server/BaseUrl.js"
 import { makeHttpApp } from "../../http/server/HttpApp.js"
 import { makeMcpHttpHandler } from "../../http/mcp/McpHttpHandler.js"
 import { AppConfig } from "../../services/config/AppConfig.js"
+import { EndpointCatalog } from "../../services/mcp/EndpointCatalog.js"
 import { McpServerFactory } from "../../services/mcp/McpServerFactory.js"
 import { OAuthHttp } from "../../services/oauth/OAuthHttp.js"
 import { RequestLog, type RequestLogEntry } from "../../services/server/RequestLog.js"
+import { callbackHostNote, proxyPinWarning, startupSummary } from "./StartupNotes.js"
 
 /** How long shutdown waits for in-flight requests before closing connections, by default. */
 export const DRAIN_TIMEOUT = Duration.seconds(DefaultShutdownTimeout)
@@ -126,8 +128,13 @@ const serveOn = (server: NodeServer) =>
         })
       )
       const address = yield* HttpServer.addressFormattedWith((a) => Effect.succeed(a))
-      yield* Effect.logInfo(`MCP server listening on ${address}/mcp`)
+      const catalog = yield* Effect.serviceOption(EndpointCatalog)
+      yield* Effect.logInfo(`MCP server listening on ${address}/mcp (${startupSummary(config, catalog)})`)
+      const pinWarning = proxyPinWarning(config)
+      if (pinWarning !== undefined) yield* Effect.logWarning(pinWarning)
       if (oauth !== undefined) {
+        const callbackNote = callbackHostNote(config, boundPort())
+        if (callbackNote !== undefined) yield* Effect.logInfo(callbackNote)
         const base = baseUrlFor(config.serve, {}, boundPort())
         yield* Effect.logInfo(`OAuth issuer ${base}; register ${base}${oauth.callbackPath} as the provider's callback URL`)
         if (isInsecureBase(base)) {

@@ -1,6 +1,9 @@
 import { serveStdio as sdkServeStdio, StdioServerTransport } from "@modelcontextprotocol/server/stdio"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import { AppConfig } from "../../services/config/AppConfig.js"
+import { EndpointCatalog } from "../../services/mcp/EndpointCatalog.js"
 import { McpServerFactory } from "../../services/mcp/McpServerFactory.js"
+import { startupSummary } from "./StartupNotes.js"
 
 /**
  * Serve MCP over stdin/stdout until stdin closes (or the fiber is interrupted), in the era the
@@ -23,7 +26,11 @@ export const serveStdio = Effect.gen(function* () {
     ),
     (handle) => Effect.promise(() => handle.close().catch(() => undefined))
   )
-  yield* Effect.logInfo("MCP server ready on stdio")
+  const config = yield* Effect.serviceOption(AppConfig)
+  const catalog = yield* Effect.serviceOption(EndpointCatalog)
+  yield* Effect.logInfo(
+    Option.isSome(config) ? `MCP server ready on stdio (${startupSummary(config.value, catalog)})` : "MCP server ready on stdio"
+  )
   yield* Effect.async<void>((resume) => {
     const done = () => resume(Effect.void)
     process.stdin.once("end", done)

@@ -30,6 +30,8 @@ export interface ToolInfo {
   readonly name: string
   readonly description: string
   readonly inputSchema: { readonly type: "object"; readonly [k: string]: unknown }
+  /** For tools with an `object` return type; their `structuredContent` matches it. */
+  readonly outputSchema?: { readonly type: "object"; readonly [k: string]: unknown } | undefined
   readonly annotations?: Readonly<Record<string, unknown>> | undefined
 }
 
