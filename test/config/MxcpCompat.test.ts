@@ -74,19 +74,19 @@ projects:
     profiles:
       default:
         auth:
-          provider: keycloak
-          oidc:
-            config_url: "\${OIDC_CONFIG_URL}"
+          mode: verifier
 `
       )
       const lines = configErrorLines(yield* loadError(overrides(projectDir, homeDir)))
-      expect(lines).toHaveLength(3)
-      expect(lines[0]).toMatch(/: projects\.demo\.profiles\.default\.auth\.oidc: MXCP key "oidc" is not supported by this server: /)
-      expect(lines.some((l) => /: transport\.provider: MXCP key "provider: sse" is not supported by this server: /.test(l))).toBe(true)
-      expect(lines.some((l) => /auth\.provider: MXCP key "provider: keycloak" is not supported by this server: /.test(l))).toBe(true)
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(/: transport\.provider: MXCP key "provider: sse" is not supported by this server: /)
       for (const line of lines) expect(line).not.toContain("spelling")
-      // The unsupported block did not demand its variable.
-      for (const line of lines) expect(line).not.toContain("OIDC_CONFIG_URL")
+      // With the transport fixed, the unsupported auth mode says so too.
+      writeUserConfig(homeDir, "mxcp: 1\nprojects:\n  demo:\n    profiles:\n      default:\n        auth:\n          mode: verifier\n")
+      const mode = configErrorLines(yield* loadError(overrides(projectDir, homeDir)))
+      expect(mode).toHaveLength(1)
+      expect(mode[0]).toMatch(/auth\.mode: MXCP key "mode: verifier" is not supported by this server: /)
+      expect(mode[0]).not.toContain("spelling")
       // Keys that can be ignored say the same, as a warning.
       writeUserConfig(homeDir, "mxcp: 1\nvault: {enabled: false}\n")
       const config = yield* loadAppConfig(overrides(projectDir, homeDir))

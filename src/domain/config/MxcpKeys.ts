@@ -1,6 +1,6 @@
 /**
- * MXCP's own keys and values that this server does not implement and cannot safely ignore (an
- * auth mode, a transport, a provider): a config that uses one is refused with
+ * MXCP's own keys and values that this server does not implement and cannot safely ignore (a
+ * transport): a config that uses one is refused with
  * `MXCP key X is not supported by this server: ...`, never with "unknown key ... check the
  * spelling". (Keys that can be ignored without weakening anything are dropped with a warning
  * instead: see `IgnoredKeys` in SiteConfig.ts.)
@@ -18,8 +18,6 @@ export interface MxcpUnsupported {
   readonly fix: string
 }
 
-const PROFILE_AUTH = ["projects", "*", "profiles", "*", "auth"] as const
-
 /** The user config's MXCP keys and values this server refuses, with the way out. */
 export const UserMxcpUnsupported: ReadonlyArray<MxcpUnsupported> = [
   {
@@ -27,23 +25,6 @@ export const UserMxcpUnsupported: ReadonlyArray<MxcpUnsupported> = [
     values: ["sse"],
     why: "MCP's HTTP transport is Streamable HTTP, which replaced SSE",
     fix: "use streamable-http or stdio"
-  },
-  {
-    at: [...PROFILE_AUTH, "mode"],
-    values: ["verifier"],
-    why: "this server is its own authorization server (issuer mode) and does not verify another issuer's tokens",
-    fix: "remove auth.mode or set it to issuer"
-  },
-  {
-    at: [...PROFILE_AUTH, "provider"],
-    values: ["keycloak", "google", "oidc"],
-    why: "its upstream providers are github, atlassian and salesforce",
-    fix: "use one of none, github, atlassian, salesforce"
-  },
-  {
-    at: [...PROFILE_AUTH, "oidc"],
-    why: "it has no generic OIDC provider",
-    fix: "remove the oidc block and use the github, atlassian or salesforce provider"
   }
 ]
 

@@ -17,7 +17,8 @@ import type {
   TypeSpec
 } from "./Endpoint.js"
 import { toInputSchema, toOutputSchema } from "./InputSchema.js"
-import { describeValue, FORMATS, parameterProblems, typeSpecProblems } from "./Parameters.js"
+import { FORMATS } from "./Formats.js"
+import { describeValue, parameterProblems, typeSpecProblems } from "./Parameters.js"
 import { compilePolicies, type EndpointPolicies, type PoliciesYaml as PoliciesYamlType } from "./Policies.js"
 import { compilePrompt, templatePlaceholders } from "./PromptTemplate.js"
 import { parseUriTemplate, templateVariables } from "./UriTemplate.js"

@@ -35,6 +35,7 @@ import {
 } from "../../services/mcp/McpEndpoints.js"
 import { tracingEnabled } from "../server/Tracing.js"
 import { enforceInput, enforceOutput } from "./PolicyEnforcement.js"
+import { LIST_TABLES_SQL, SQL_TOOLS, TABLE_SCHEMA_SQL } from "./SqlTools.js"
 
 const invalidParams = (message: string) => new McpProtocolError({ code: JsonRpcCode.InvalidParams, message })
 
@@ -84,48 +85,6 @@ const coerceOne = (type: ParameterSpec["type"], raw: string): unknown => {
       return raw
   }
 }
-
-const SQL_TOOLS: ReadonlyArray<ToolInfo> = [
-  {
-    name: "execute_sql_query",
-    description: "Execute one SQL statement (DuckDB dialect) against the DuckDB database and return the rows as JSON. " +
-      "It runs in a sandbox: no files, URLs, extensions, attached databases or settings.",
-    inputSchema: {
-      type: "object",
-      properties: { sql: { type: "string", description: "The SQL query to execute", minLength: 1 } },
-      required: ["sql"],
-      additionalProperties: false
-    },
-    annotations: { title: "Execute SQL query" }
-  },
-  {
-    name: "list_tables",
-    description: "List the tables and views in the DuckDB database.",
-    inputSchema: { type: "object", properties: {}, additionalProperties: false },
-    annotations: { title: "List tables", readOnlyHint: true }
-  },
-  {
-    name: "get_table_schema",
-    description: "Get the columns of a table: name, type and whether it is nullable.",
-    inputSchema: {
-      type: "object",
-      properties: { table_name: { type: "string", description: "Name of the table", minLength: 1 } },
-      required: ["table_name"],
-      additionalProperties: false
-    },
-    annotations: { title: "Get table schema", readOnlyHint: true }
-  }
-]
-
-const LIST_TABLES_SQL = `SELECT table_name AS name, table_type AS type
-FROM information_schema.tables
-WHERE table_schema NOT IN ('information_schema', 'pg_catalog')
-ORDER BY table_schema, table_name`
-
-const TABLE_SCHEMA_SQL = `SELECT column_name AS name, data_type AS type, is_nullable = 'YES' AS nullable
-FROM information_schema.columns
-WHERE table_name = $table_name
-ORDER BY ordinal_position`
 
 const textOf = (value: unknown): string => JSON.stringify(value ?? null)
 
