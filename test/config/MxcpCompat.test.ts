@@ -6,9 +6,10 @@
  */
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Either, Redacted } from "effect"
 import { configErrorLines } from "../../src/domain/config/ConfigError.js"
-import { loadAppConfig } from "../../src/layers/config/AppConfigLive.js"
+import { resolvePersistence } from "../../src/domain/config/Persistence.js"
+import { decodeAuthConfig, loadAppConfig } from "../../src/layers/config/AppConfigLive.js"
 import { loadError, overrides, project, SiteMinimal, tempDir, writeUserConfig } from "./helpers.js"
 
 const userWithAuth = (auth: string) => `mxcp: 1
@@ -129,5 +130,31 @@ projects:
         `${userFile}: projects.demo.profiles.default.auth.github.client_id: Environment variable MXCP_TEST_ID_UNSET is not set (fix: set MXCP_TEST_ID_UNSET in the environment before starting the server)`,
         `${userFile}: projects.demo.profiles.default.auth.github.client_secret: Environment variable MXCP_TEST_SECRET_UNSET is not set (fix: set MXCP_TEST_SECRET_UNSET in the environment before starting the server)`
       ])
+    }))
+})
+
+describe("MXCP keys: persistence.auth_encryption_key", () => {
+  const KEY = Buffer.alloc(32, 7).toString("base64")
+
+  it.effect("MXCP keys: persistence.auth_encryption_key is accepted as an alias of encryption_key (sqlite and postgres)", () =>
+    Effect.gen(function*() {
+      const sqlite = yield* decodeAuthConfig({ persistence: { path: "/tmp/x.db", auth_encryption_key: KEY } }, "config.yml")
+      const a = resolvePersistence(sqlite.persistence!, "config.yml", "auth.persistence")
+      expect(Either.isRight(a) && a.right.type === "sqlite" && a.right.encryption_key !== undefined &&
+        Redacted.value(a.right.encryption_key)).toBe(KEY)
+      const pg = yield* decodeAuthConfig(
+        { persistence: { type: "postgres", url: "postgres://u:p@127.0.0.1:5432/db", auth_encryption_key: KEY } },
+        "config.yml"
+      )
+      const b = resolvePersistence(pg.persistence!, "config.yml", "auth.persistence")
+      expect(Either.isRight(b) && b.right.type === "postgres" && Redacted.value(b.right.encryption_key)).toBe(KEY)
+    }))
+
+  it.effect("MXCP keys: auth_encryption_key and encryption_key together are an error naming the key", () =>
+    Effect.gen(function*() {
+      const both = yield* decodeAuthConfig({ persistence: { path: "/tmp/x.db", auth_encryption_key: KEY, encryption_key: KEY } }, "config.yml")
+      const r = resolvePersistence(both.persistence!, "config.yml", "auth.persistence")
+      expect(Either.isLeft(r) && r.left.key).toBe("auth.persistence.auth_encryption_key")
+      expect(Either.isLeft(r) && r.left.message).not.toContain(KEY)
     }))
 })

@@ -81,6 +81,11 @@ const only = (type: "sqlite" | "postgres") =>
     ? (["path"] as const)
     : (["url", "schema", "pool_size"] as const)
 
+const withoutAlias = (block: PersistenceConfig): PersistenceConfig => {
+  const { auth_encryption_key: _alias, ...rest } = block
+  return rest
+}
+
 /**
  * The persistence block by type, or the first problem: a key of the other type, or for
  * `postgres` a missing `url` or `encryption_key`, or a `url` that is not a PostgreSQL URL.
@@ -102,6 +107,21 @@ export const resolvePersistence = (
         block.type === "sqlite" ? `set type: postgres, or remove ${name}` : `remove ${name} (type: postgres keeps the state in the database named by url)`
       )
     }
+  }
+  if (block.auth_encryption_key !== undefined) {
+    // MXCP's name for the key: the same setting, so only one of the two may be given.
+    if (block.encryption_key !== undefined) {
+      return problem(
+        "auth_encryption_key",
+        "auth_encryption_key (MXCP's name) and encryption_key are the same setting; both are set",
+        "keep one of them"
+      )
+    }
+    return resolvePersistence(
+      { ...withoutAlias(block), encryption_key: block.auth_encryption_key },
+      file,
+      key
+    )
   }
   const sweep = block.sweep_interval === undefined ? {} : { sweep_interval: block.sweep_interval }
   if (block.type === "sqlite") {

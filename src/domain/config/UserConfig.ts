@@ -321,6 +321,8 @@ const PersistenceFields = Schema.Struct({
   url: Schema.optionalWith(Secret, { exact: true, nullable: true }),
   /** Key for upstream tokens at rest. sqlite: generated into `<path>.key` when absent; postgres: required. */
   encryption_key: Schema.optionalWith(EncryptionKey, { exact: true, nullable: true }),
+  /** MXCP's name for `encryption_key` (an alias: set one of the two). */
+  auth_encryption_key: Schema.optionalWith(EncryptionKey, { exact: true, nullable: true }),
   /** postgres: the schema holding the tables (default `DefaultPostgresSchema`). */
   schema: Schema.optionalWith(PostgresSchemaName, { exact: true, nullable: true }),
   /** postgres: connections per server process (default `DefaultPostgresPoolSize`). */
