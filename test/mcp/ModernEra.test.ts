@@ -42,6 +42,36 @@ describe("2026-07-28 beside 2025-11-25 on /mcp (server process, auth off, no ext
     project?.cleanup()
   })
 
+  it("JSON-RPC error messages carry no 'MCP error -326xx:' prefix, in either era (the 2025 session and 2026-07-28)", async () => {
+    // 2026-07-28, stateless
+    const modern = await post(server.url, "tools/call", { name: "no_such_tool", arguments: {} })
+    expect(modern.body.error?.code).toBe(-32602)
+    expect(modern.body.error?.message).toBe("Unknown tool: no_such_tool")
+    // 2025-11-25, on a session
+    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" }
+    const init = await fetch(`${server.url}/mcp`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } })
+    })
+    const session = init.headers.get("mcp-session-id")!
+    await init.text()
+    const onSession = { ...headers, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" }
+    await (await fetch(`${server.url}/mcp`, { method: "POST", headers: onSession, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) })).text()
+    const res = await fetch(`${server.url}/mcp`, {
+      method: "POST",
+      headers: onSession,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "no_such_tool", arguments: {} } })
+    })
+    const text = await res.text()
+    const json = JSON.parse(text.startsWith("{") ? text : text.split("\n").find((l) => l.startsWith("data: "))!.slice(6)) as {
+      error?: { code: number; message: string }
+    }
+    expect(json.error?.code).toBe(-32602)
+    expect(json.error?.message).toBe("Unknown tool: no_such_tool")
+    expect(text).not.toContain("MCP error")
+  })
+
   it("I15 the SDK v2 client pinned to 2026-07-28 lists and calls tools (same answers as a 2025 session) and gets a prompt", async () => {
     const client = modernClient()
     await client.connect(modernTransport(new URL(`${server.url}/mcp`)))
