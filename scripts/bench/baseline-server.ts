@@ -13,6 +13,7 @@
  * Usage: node --import tsx scripts/bench/baseline-server.ts <path/to/setup.sql>
  * Prints `baseline listening on http://127.0.0.1:PORT/mcp` on stderr once ready.
  */
+import { randomUUID } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -71,9 +72,7 @@ const jsonSafe = (value: unknown): unknown => {
   return value
 }
 
-const __stub = new Map<number, Row | undefined>()
-const getProduct = async (pool: StatementPool, id: number): Promise<Row | undefined> => { if (process.env.STUB_SQL) { if (__stub.has(id)) return __stub.get(id); const r = await getProduct0(pool, id); __stub.set(id, r); return r } return getProduct0(pool, id) }
-const getProduct0 = (pool: StatementPool, id: number): Promise<Row | undefined> =>
+const getProduct = (pool: StatementPool, id: number): Promise<Row | undefined> =>
   pool.withStatement(async (stmt) => {
     stmt.bind({ id })
     const reader = await stmt.runAndReadAll()
@@ -97,7 +96,8 @@ const buildMcpServer = (pool: StatementPool): McpServer => {
 }
 
 /** The SDK's stateless pattern: a fresh server + transport per request, closed with the response. */
-const handleMcp = async (pool: StatementPool, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+/** Stateless: a new server and transport per request (the SDK's stateless example). */
+const handleStateless = async (pool: StatementPool, req: IncomingMessage, res: ServerResponse): Promise<void> => {
   const server = buildMcpServer(pool)
   const transport = new StreamableHTTPServerTransport({})
   res.on("close", () => {
@@ -108,19 +108,48 @@ const handleMcp = async (pool: StatementPool, req: IncomingMessage, res: ServerR
   await transport.handleRequest(req, res)
 }
 
+/**
+ * Stateful: one `McpServer` and transport per session, found by `Mcp-Session-Id` (the SDK's
+ * documented session pattern); `initialize` without a session id opens one.
+ */
+const makeStatefulHandler = (pool: StatementPool) => {
+  const sessions = new Map<string, StreamableHTTPServerTransport>()
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const header = req.headers["mcp-session-id"]
+    const id = Array.isArray(header) ? header[0] : header
+    const existing = id === undefined ? undefined : sessions.get(id)
+    if (existing !== undefined) return existing.handleRequest(req, res)
+    if (id !== undefined) return sendStatus(res, 404)
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (sessionId) => {
+        sessions.set(sessionId, transport)
+      }
+    })
+    transport.onclose = () => {
+      if (transport.sessionId !== undefined) sessions.delete(transport.sessionId)
+    }
+    await buildMcpServer(pool).connect(transport)
+    await transport.handleRequest(req, res)
+  }
+}
+
 const sendStatus = (res: ServerResponse, status: number): void => {
   res.writeHead(status, { "content-type": "text/plain" }).end(`${status}\n`)
 }
 
 const main = async (): Promise<void> => {
   const setupPath = process.argv[2]
-  if (setupPath === undefined) throw new Error("usage: baseline-server.ts <setup.sql>")
+  if (setupPath === undefined) throw new Error("usage: baseline-server.ts <setup.sql> [--stateful]")
+  const stateful = process.argv[3] === "--stateful"
   const pool = await makeStatementPool(readFileSync(setupPath, "utf8"), POOL_SIZE)
+  const statefulHandler = makeStatefulHandler(pool)
   const http = createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0]
     if (path !== "/mcp") return sendStatus(res, 404)
-    if (req.method !== "POST") return sendStatus(res, 405)
-    handleMcp(pool, req, res).catch((e: unknown) => {
+    if (!stateful && req.method !== "POST") return sendStatus(res, 405)
+    const handled = stateful ? statefulHandler(req, res) : handleStateless(pool, req, res)
+    handled.catch((e: unknown) => {
       process.stderr.write(`baseline: request failed: ${String(e)}\n`)
       if (!res.headersSent) sendStatus(res, 500)
       else res.end()

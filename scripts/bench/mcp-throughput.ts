@@ -1,13 +1,15 @@
 /**
- * MCP throughput benchmark: our server (stateful sessions) against a baseline made of the MCP SDK
- * alone (its stateless pattern), both serving `get_product` from DuckDB, both as child processes.
+ * MCP throughput benchmark: our server in each of its modes against baselines made of the MCP SDK
+ * alone (its stateful pattern, one McpServer per session, and its stateless pattern, one per
+ * request), all serving `get_product` from DuckDB, all as child processes, compared like for
+ * like (see COMPARISONS).
  *
  *   npm run bench -- [--duration 10] [--connections 16] [--rounds 2] [--warmup 1] [--pin]
- *                    [--targets mxcp,sdk-stateless]
+ *                    [--targets mxcp,sdk-stateful]
  *
  * Targets are driven one at a time, alternating (ours, baseline, ours, baseline, ...), each time
  * with a warm-up before the measured window. It prints requests, req/s, p50/p99 latency and
- * errors per target, then ours/baseline req/s against the goal (>= 1.5x). It is a report: the
+ * errors per target, the CPU model, then each comparison's req/s ratio against its goal. It is a report: the
  * exit code is 0 whatever the numbers, and 1 only when a target cannot be started.
  *
  * `--pin` (Linux, needs `taskset`) puts the driver on CPU 0 and the servers on CPU 1, so the
@@ -25,7 +27,6 @@ import { type ExpectedProduct, loadExpectedProducts, McpConnection } from "./mcp
 import { mxcpAuthTarget } from "./auth-target.js"
 import { baselineTarget, mxcpTarget, type RunningTarget, type Target } from "./targets.js"
 
-const GOAL_RATIO = 1.5
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const ROOT = resolve(BENCH_DIR, "../..")
 const PROJECT_DIR = join(ROOT, "examples/quickstart")
@@ -78,22 +79,42 @@ const parseOptions = (argv: ReadonlyArray<string>): Options => {
 // Targets: add a variant of our server (e.g. authenticated) as one more `mxcpTarget(...)` entry.
 
 const BASELINE_NAME = "sdk-stateless"
+const STATEFUL_BASELINE_NAME = "sdk-stateful"
 const AUTH_NAME = "mxcp-auth"
-/** Token validation may cost at most 10%: authenticated / unauthenticated req/s. */
-const AUTH_GOAL_RATIO = 0.9
-
+const STATELESS_NAME = "mxcp-stateless"
 const MODERN_NAME = "mxcp-2026"
-/** Issue 15: 2026-07-28 tools/call >= 1.2x the SDK-only stateless baseline and >= 1.0x our 2025 session path. */
-const MODERN_GOAL_BASELINE = 1.2
-const MODERN_GOAL_SESSION = 1.0
+
+/**
+ * The comparisons, like for like (issue 17): our session mode against the SDK's stateful pattern
+ * (one McpServer per session), our stateless modes (`--stateless`, and the 2026-07-28 era)
+ * against the SDK's stateless pattern (one per request); then OAuth's cost on our own server.
+ */
+const COMPARISONS: ReadonlyArray<{ readonly ours: string; readonly base: string; readonly goal: number; readonly why: string }> = [
+  { ours: "mxcp", base: STATEFUL_BASELINE_NAME, goal: 1.0, why: "sessions vs the SDK's stateful pattern" },
+  { ours: AUTH_NAME, base: STATEFUL_BASELINE_NAME, goal: 1.0, why: "authenticated sessions vs the SDK's stateful pattern without auth" },
+  { ours: STATELESS_NAME, base: BASELINE_NAME, goal: 1.2, why: "--stateless vs the SDK's stateless pattern" },
+  { ours: MODERN_NAME, base: BASELINE_NAME, goal: 1.2, why: "2026-07-28 vs the SDK's stateless pattern" },
+  { ours: MODERN_NAME, base: "mxcp", goal: 1.0, why: "2026-07-28 vs our 2025 sessions" },
+  { ours: AUTH_NAME, base: "mxcp", goal: 0.9, why: "what token validation costs" }
+]
 
 const buildTargets = (cpus: string | undefined): ReadonlyArray<Target> => [
   mxcpTarget({ name: "mxcp", mainJs: MAIN_JS, projectDir: PROJECT_DIR, cpus }),
   // The same server, same process settings, driven with 2026-07-28 stateless requests (no flag).
   mxcpTarget({ name: MODERN_NAME, mainJs: MAIN_JS, projectDir: PROJECT_DIR, cpus, mode: "modern" }),
+  // The same server started with --stateless, driven with 2025 requests and no session.
+  mxcpTarget({ name: STATELESS_NAME, mainJs: MAIN_JS, projectDir: PROJECT_DIR, cpus, args: ["--stateless"], mode: "stateless" }),
   // The same server with OAuth on (fake GitHub on loopback) and a bearer token on every request.
   mxcpAuthTarget({ name: AUTH_NAME, mainJs: MAIN_JS, projectDir: PROJECT_DIR, cpus }),
-  baselineTarget({ name: BASELINE_NAME, script: join(BENCH_DIR, "baseline-server.ts"), setupSql: SETUP_SQL, cwd: ROOT, cpus })
+  baselineTarget({ name: BASELINE_NAME, script: join(BENCH_DIR, "baseline-server.ts"), setupSql: SETUP_SQL, cwd: ROOT, cpus }),
+  baselineTarget({
+    name: STATEFUL_BASELINE_NAME,
+    script: join(BENCH_DIR, "baseline-server.ts"),
+    setupSql: SETUP_SQL,
+    cwd: ROOT,
+    cpus,
+    stateful: true
+  })
 ]
 
 const selectTargets = (all: ReadonlyArray<Target>, names: ReadonlyArray<string> | undefined): ReadonlyArray<Target> => {
@@ -232,36 +253,19 @@ const printErrors = (name: string, errors: Map<string, ErrorTally>): void => {
 }
 
 const printVerdict = (totals: ReadonlyMap<string, Totals>): void => {
-  const baseline = totals.get(BASELINE_NAME)
-  if (baseline === undefined || reqPerSec(baseline) === 0) {
-    console.log("\nno baseline throughput: no ratio")
-    return
-  }
   console.log("")
-  for (const [name, t] of totals) {
-    if (name === BASELINE_NAME || name === AUTH_NAME || name === MODERN_NAME) continue
-    const ratio = reqPerSec(t) / reqPerSec(baseline)
-    const clean = errorCount(t.errors) === 0 && errorCount(baseline.errors) === 0
-    const verdict = !clean ? "FAIL (errors during the run)" : ratio >= GOAL_RATIO ? "PASS" : "FAIL"
-    console.log(`${name} / ${BASELINE_NAME} req/s: ${ratio.toFixed(2)}x (goal >= ${GOAL_RATIO}x): ${verdict}`)
-  }
-  const plain = totals.get("mxcp")
-  const modern = totals.get(MODERN_NAME)
-  if (modern !== undefined) {
-    for (const [label, other, goal] of [[BASELINE_NAME, baseline, MODERN_GOAL_BASELINE], ["mxcp (2025 sessions)", plain, MODERN_GOAL_SESSION]] as const) {
-      if (other === undefined || reqPerSec(other) === 0) continue
-      const ratio = reqPerSec(modern) / reqPerSec(other)
-      const clean = errorCount(modern.errors) === 0 && errorCount(other.errors) === 0
-      const verdict = !clean ? "FAIL (errors during the run)" : ratio >= goal ? "PASS" : "FAIL"
-      console.log(`${MODERN_NAME} / ${label} req/s: ${ratio.toFixed(2)}x (goal >= ${goal}x): ${verdict}`)
+  for (const c of COMPARISONS) {
+    const ours = totals.get(c.ours)
+    const base = totals.get(c.base)
+    if (ours === undefined || base === undefined) continue
+    if (reqPerSec(base) === 0) {
+      console.log(`${c.ours} / ${c.base}: no throughput for ${c.base}, no ratio`)
+      continue
     }
-  }
-  const auth = totals.get(AUTH_NAME)
-  if (plain !== undefined && auth !== undefined && reqPerSec(plain) > 0) {
-    const ratio = reqPerSec(auth) / reqPerSec(plain)
-    const clean = errorCount(auth.errors) === 0 && errorCount(plain.errors) === 0
-    const verdict = !clean ? "FAIL (errors during the run)" : ratio >= AUTH_GOAL_RATIO ? "PASS" : "FAIL"
-    console.log(`${AUTH_NAME} / mxcp req/s: ${ratio.toFixed(2)}x (goal >= ${AUTH_GOAL_RATIO}x): ${verdict}`)
+    const ratio = reqPerSec(ours) / reqPerSec(base)
+    const clean = errorCount(ours.errors) === 0 && errorCount(base.errors) === 0
+    const verdict = !clean ? "FAIL (errors during the run)" : ratio >= c.goal ? "PASS" : "FAIL"
+    console.log(`${c.ours} / ${c.base} req/s: ${ratio.toFixed(2)}x (goal >= ${c.goal}x; ${c.why}): ${verdict}`)
   }
 }
 
@@ -270,6 +274,7 @@ const NOISE_LIMIT = 0.25
 
 /** Other work on the machine skews everything: sample it for 1 s before starting. */
 const reportIdleMachine = async (): Promise<void> => {
+  console.log(`machine: ${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, node ${process.version}`)
   const before = machineCpuMs()
   await sleep(1000)
   const busyCores = (machineCpuMs() - before) / 1000

@@ -168,16 +168,18 @@ export interface BaselineTargetOptions {
   readonly setupSql: string
   readonly cwd: string
   readonly cpus?: string | undefined
+  /** One `McpServer` per session (the SDK's stateful pattern) instead of one per request. */
+  readonly stateful?: boolean
 }
 
-/** The SDK-only stateless baseline (`baseline-server.ts`), run through tsx's loader. */
+/** An SDK-only baseline (`baseline-server.ts`), stateless or stateful, run through tsx's loader. */
 export const baselineTarget = (opts: BaselineTargetOptions): Target => ({
   name: opts.name,
-  mode: "stateless",
+  mode: opts.stateful === true ? "session" : "stateless",
   start: () =>
     spawnServer({
       label: opts.name,
-      args: ["--import", "tsx", opts.script, opts.setupSql],
+      args: ["--import", "tsx", opts.script, opts.setupSql, ...(opts.stateful === true ? ["--stateful"] : [])],
       cwd: opts.cwd,
       env: { ...process.env },
       cpus: opts.cpus
